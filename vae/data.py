@@ -1,0 +1,138 @@
+"""Read and validate image sets stored as .npz; the one place that scales images to float32 in [0, 1].
+
+An image set is an .npz file with key ``data`` (N×28×28, N×784 or N×1×28×28; uint8 or integers in
+0..255, or floats in [0, 1]) and an optional key ``labels`` (N integers).
+"""
+
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from vae.errors import InputError, open_for_reading
+
+IMAGE_SIDE = 28
+PIXELS = IMAGE_SIDE * IMAGE_SIDE
+ACCEPTED_SHAPES = "N×28×28, N×784 or N×1×28×28"
+
+
+@dataclass
+class ImageSet:
+    """Images as stored in the file (validated, viewed as N×784) and their labels if the file has any."""
+
+    path: str
+    pixels: np.ndarray  # (N, 784), the file's own dtype: integers in 0..255, floats in [0, 1] or bools
+    labels: np.ndarray | None  # (N,) int64
+    stored_shape: tuple[int, ...]  # the shape of ``data`` in the file, for writing outputs alike
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def images(self) -> np.ndarray:
+        """All images as float32 in [0, 1], shape (N, 784)."""
+        return to_unit_float(self.pixels)
+
+    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+        """The images in input order as float32 (B, 784) batches, so memory stays bounded for large N."""
+        for start in range(0, len(self.pixels), batch_size):
+            yield to_unit_float(self.pixels[start:start + batch_size])
+
+    def classes(self) -> np.ndarray:
+        """The sorted distinct labels, shape (C,)."""
+        return np.unique(self.labels)
+
+
+def to_unit_float(pixels: np.ndarray) -> np.ndarray:
+    """Scale validated pixels to float32 in [0, 1]: integers are read as 0..255, floats and bools as 0..1."""
+    if pixels.dtype.kind in "ui":
+        return pixels.astype(np.float32) / np.float32(255)
+    return pixels.astype(np.float32)
+
+
+def load_image_set(path: str, *, labels: str = "optional") -> ImageSet:
+    """Read ``path`` and validate it; raise InputError naming the file and the problem.
+
+    ``labels``: "required" (a validation set), "optional" (read them if present) or "ignored"
+    (never read them: the training set is unlabelled by contract).
+    """
+    arrays = _read_npz(path, labels)
+    pixels, stored_shape = _validate_images(path, arrays["data"])
+    label_array = arrays.get("labels")
+    if label_array is not None:
+        label_array = _validate_labels(path, label_array, len(pixels))
+    elif labels == "required":
+        raise InputError(f"{path}: has no 'labels' array; this set must be labelled")
+    return ImageSet(path, pixels, label_array, stored_shape)
+
+
+def _read_npz(path: str, labels: str) -> dict[str, np.ndarray]:
+    with open_for_reading(path, "an .npz file") as handle:
+        try:
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise InputError(f"{path}: is a single .npy array, not an .npz archive with key 'data'")
+            with loaded as archive:
+                if "data" not in archive.files:
+                    found = ", ".join(archive.files) or "none"
+                    raise InputError(f"{path}: has no 'data' array (keys found: {found})")
+                wanted = ["data"] if labels == "ignored" else ["data", "labels"]
+                return {key: archive[key] for key in wanted if key in archive.files}
+        except InputError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
+            raise InputError(f"{path}: not a readable .npz file ({_first_line(error)})") from None
+
+
+def _validate_images(path: str, data: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    shape = data.shape
+    shape_ok = (
+        (len(shape) == 3 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE))
+        or (len(shape) == 2 and shape[1] == PIXELS)
+        or (len(shape) == 4 and shape[1:] == (1, IMAGE_SIDE, IMAGE_SIDE))
+    )
+    if not shape_ok:
+        raise InputError(f"{path}: 'data' has shape {_shape_text(shape)}; expected {ACCEPTED_SHAPES}")
+    if shape[0] == 0:
+        raise InputError(f"{path}: 'data' holds no images")
+    kind = data.dtype.kind
+    if kind not in "uifb":
+        raise InputError(f"{path}: 'data' has dtype {data.dtype}; expected uint8 0..255 or floats in [0, 1]")
+    pixels = data.reshape(len(data), PIXELS)
+    if kind in "ui":
+        low, high = pixels.min(), pixels.max()
+        if low < 0 or high > 255:
+            raise InputError(f"{path}: integer 'data' must lie in 0..255 (found {low}..{high})")
+    elif kind == "f":
+        low, high = pixels.min(), pixels.max()  # min/max propagate NaN, so no mask the size of the data
+        if np.isnan(low) or np.isnan(high):
+            raise InputError(f"{path}: 'data' contains NaN")
+        if np.isinf(low) or np.isinf(high):
+            raise InputError(f"{path}: 'data' contains infinite values")
+        if low < 0 or high > 1:
+            raise InputError(f"{path}: float 'data' must lie in [0, 1] (found {low:g}..{high:g})")
+    return pixels, tuple(shape)
+
+
+def _validate_labels(path: str, labels: np.ndarray, count: int) -> np.ndarray:
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise InputError(f"{path}: 'labels' has shape {_shape_text(labels.shape)}; expected one label per image")
+    if len(labels) != count:
+        raise InputError(f"{path}: 'labels' has {len(labels)} entries but 'data' has {count} images")
+    if labels.dtype.kind in "ui":
+        return labels.astype(np.int64)
+    if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+        return labels.astype(np.int64)
+    raise InputError(f"{path}: 'labels' must be integers (found dtype {labels.dtype})")
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(size) for size in shape) if shape else "() (a scalar)"
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

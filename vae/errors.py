@@ -1,0 +1,21 @@
+"""The one exception type that the command line turns into a one-line message and exit code 2."""
+
+from typing import BinaryIO
+
+
+class InputError(Exception):
+    """A user's file or argument cannot be used; the message names the file and the problem."""
+
+
+def open_for_reading(path: str, what: str) -> BinaryIO:
+    """Open ``path`` in binary mode, or raise InputError saying why it cannot be (``what``: "an .npz file"...)."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not {what}") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot open ({error.strerror or error})") from None
