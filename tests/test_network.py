@@ -1,0 +1,91 @@
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from vae import checkpoint
+from vae.config import ModelConfig
+from vae.errors import InputError
+from vae.model import VAE
+from vae.network import Network
+
+
+@pytest.mark.parametrize("activation", ["relu", "elu", "silu"])
+def test_numpy_passes_equal_the_torch_model(activation):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=(64, 32), activation=activation)
+    model = VAE(config).eval()
+    network = Network.from_state(config, {k: v.numpy() for k, v in model.state_dict().items()})
+    images = torch.rand(50, 784)
+    with torch.no_grad():
+        mu, _ = model.encode(images)
+        decoded = torch.sigmoid(model.decode(mu))
+    np.testing.assert_allclose(network.encode(images.numpy()), mu.numpy(), atol=1e-5)
+    np.testing.assert_allclose(network.decode(mu.numpy()), decoded.numpy(), atol=1e-5)
+
+
+def saved(tmp_path, config=ModelConfig(hidden=(16, 8))):
+    torch.manual_seed(1)
+    model = VAE(config)
+    path = str(tmp_path / "vae.pth")
+    checkpoint.save_model(path, config, model.state_dict(), {"note": "test"})
+    return path, model
+
+
+def test_checkpoint_reads_back_equal_to_torch_load_weights_only(tmp_path):
+    path, model = saved(tmp_path)
+    config, state, record = checkpoint.load_model(path)
+    reference = torch.load(path, weights_only=True)
+    assert config == ModelConfig(hidden=(16, 8)) and record == {"note": "test"}
+    assert set(state) == set(reference["state_dict"]) == set(model.state_dict())
+    for name, tensor in reference["state_dict"].items():
+        np.testing.assert_array_equal(state[name], tensor.numpy())
+    fresh = VAE(config)
+    fresh.load_state_dict(reference["state_dict"])  # the usual load_state_dict pattern works too
+
+
+def test_non_contiguous_and_offset_tensors_read_correctly(tmp_path):
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    tensors = {"transposed": base.T, "slice": base[1:, 2:5], "long": torch.arange(5), "empty": torch.zeros(0, 3)}
+    path = tmp_path / "t.pth"
+    torch.save({"format": "x", "state_dict": tensors}, path)
+    loaded = checkpoint._read_torch_file(str(path))
+    for name, tensor in tensors.items():
+        np.testing.assert_array_equal(loaded["state_dict"][name], tensor.numpy())
+
+
+def rewrite_pickle(path, out, change):
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, change(data) if item.filename.endswith("data.pkl") else data)
+
+
+def test_a_gpu_saved_checkpoint_loads_on_the_cpu(tmp_path):
+    path, model = saved(tmp_path)
+    gpu = str(tmp_path / "gpu.pth")
+    # What torch.save writes for CUDA tensors differs only in the storages' location tag.
+    rewrite_pickle(path, gpu, lambda data: data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0"))
+    with zipfile.ZipFile(gpu) as archive:
+        assert b"cuda:0" in archive.read(next(name for name in archive.namelist() if name.endswith("data.pkl")))
+    _, state, _ = checkpoint.load_model(gpu)
+    np.testing.assert_array_equal(state["encoder.0.weight"], model.state_dict()["encoder.0.weight"].numpy())
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/should-not-exist",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    path, _ = saved(tmp_path)
+    evil = str(tmp_path / "evil.pth")
+    payload = pickle.dumps({"format": "vae-checkpoint", "x": RunsCode()}, protocol=2)
+    rewrite_pickle(path, evil, lambda data: payload)
+    with pytest.raises(InputError, match="refused.*posix.system|refused.*os.system"):
+        checkpoint.load_model(evil)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(evil, weights_only=True)  # torch's own safe loader refuses it too

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Command line of vae: the assignment's three forms, plus `evaluate` and `plot`. Parsing only."""
+
+import argparse
+import sys
+
+USAGE = """
+  python vae.py TRAIN.npz VAL.npz train vae.pth gmm_params.pkl [options]
+  python vae.py RECON.npz test_reconstruction vae.pth [--out vae_reconstructed.npz]
+  python vae.py TEST.npz test_classifier vae.pth gmm_params.pkl [--out vae.csv]
+  python vae.py evaluate TRUTH.npz [vae_reconstructed.npz] [vae.csv]
+  python vae.py plot TRAIN.npz VAL.npz vae.pth gmm_params.pkl [--plots DIR]"""
+
+DESCRIPTION = """\
+A variational autoencoder with a 2-D latent that reconstructs 28x28 images, and a Gaussian mixture
+fitted on its latent space (seeded from VAL's labelled images) that classifies them.
+
+  train                trains on TRAIN (its labels are never read), writes vae.pth and gmm_params.pkl
+                       and the plots (default: plots/ beside vae.pth)
+  test_reconstruction  writes vae_reconstructed.npz (key 'data', same shape as RECON's, float32 in [0, 1])
+                       and prints MSE, SSIM and (1 - MSE + SSIM)/2 against RECON
+  test_classifier      writes vae.csv (header Predicted_Label, one row per image, input order);
+                       prints accuracy, precision, recall and F1 when TEST has labels
+  evaluate             scores existing outputs against a truth npz
+  plot                 redraws the plots from saved files
+
+Inputs: .npz with key 'data' (N x 28 x 28, N x 784 or N x 1 x 28 x 28; uint8 0..255 or floats in
+[0, 1]) and optionally 'labels'. Bad input gives a one-line error and exit status 2."""
+
+# The command word and how many paths stand before and after it.
+ASSIGNMENT_FORMS = {"train": (2, 2), "test_reconstruction": (1, 1), "test_classifier": (1, 2)}
+EXTRA_FORMS = {"plot": 4}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vae.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
+
+    model_defaults, train_defaults, loss_defaults, mixture_defaults = ModelConfig(), TrainConfig(), LossWeights(), MixtureOptions()
+    parser = argparse.ArgumentParser(
+        prog="vae.py", usage=USAGE, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("words", nargs="+", metavar="ARGS", help="the paths and the command word, as in the forms above")
+    model = parser.add_argument_group("model and training (train)")
+    model.add_argument("--epochs", type=_positive(int), default=train_defaults.epochs, help="passes over TRAIN training the VAE (default %(default)s)")
+    model.add_argument("--decoder-epochs", type=_non_negative(int), default=train_defaults.decoder_epochs,
+                       help="then passes training the decoder alone on the frozen posterior means (default %(default)s)")
+    model.add_argument("--decoder-ssim-weight", type=_non_negative(float), default=train_defaults.decoder_ssim,
+                       help="weight of (1 - SSIM) in the decoder passes (default %(default)s)")
+    model.add_argument("--batch-size", type=_positive(int), default=train_defaults.batch_size, help="images per step (default %(default)s)")
+    model.add_argument("--lr", type=_positive(float), default=train_defaults.lr, help="peak learning rate of Adam, cosine decay (default %(default)s)")
+    model.add_argument("--beta", type=_non_negative(float), default=loss_defaults.beta, help="weight of the KL term at the start (default %(default)s)")
+    model.add_argument("--beta-final", type=_non_negative(float), default=loss_defaults.beta_final,
+                       help="... and at the end of the VAE passes, geometrically in between (default %(default)s)")
+    model.add_argument("--ssim-weight", type=_non_negative(float), default=loss_defaults.ssim, help="weight of (1 - SSIM) in the VAE passes (default %(default)s)")
+    model.add_argument("--reconstruction-loss", choices=("bce", "mse"), default=loss_defaults.reconstruction, help="pixel loss (default %(default)s)")
+    model.add_argument("--prior-components", type=_non_negative(int), default=None,
+                       help="0: standard normal prior; K: K separated unit Gaussians (default: one per VAL class)")
+    model.add_argument("--prior-radius", type=_positive(float), default=loss_defaults.prior_radius, help="distance of those Gaussians from the origin (default %(default)s)")
+    model.add_argument("--anchor-weight", type=_non_negative(float), default=loss_defaults.anchor,
+                       help="pull VAL's labelled images to their class's prior component (0: no labels in training; default %(default)s)")
+    model.add_argument("--latent-dim", type=_positive(int), default=model_defaults.latent_dim, help="latent size (default %(default)s)")
+    model.add_argument("--hidden", type=_widths, default=model_defaults.hidden, help="encoder layer widths, decoder mirrored (default %s)" % ",".join(map(str, model_defaults.hidden)))
+    model.add_argument("--activation", choices=("relu", "elu", "silu"), default=model_defaults.activation, help="(default %(default)s)")
+    model.add_argument("--seed", type=int, default=0, help="seeds torch and numpy (default %(default)s)")
+    model.add_argument("--device", default=train_defaults.device, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    mixture = parser.add_argument_group("mixture (train)")
+    mixture.add_argument("--components-per-class", type=_positive(int), default=mixture_defaults.components_per_class, help="(default %(default)s)")
+    mixture.add_argument("--reg-covar", type=_non_negative(float), default=mixture_defaults.reg_covar, help="added to covariance diagonals (default %(default)s)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", metavar="PATH", help="where test_reconstruction / test_classifier write (default: this folder)")
+    output.add_argument("--no-refine", action="store_true",
+                        help="test_reconstruction: decode the posterior mean as it is, without the small latent search")
+    output.add_argument("--plots", metavar="DIR", help="folder for plots (default: plots/ beside vae.pth)")
+    output.add_argument("--no-plots", action="store_true", help="train without drawing plots")
+    output.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_intermixed_args(argv)
+    command, paths = _split_words(parser, args.words)
+
+    from vae import commands
+    from vae.errors import InputError
+
+    outputs = commands.Outputs(quiet=args.quiet, plots="" if args.no_plots else args.plots)
+    try:
+        if command == "train":
+            model_config, train_config, mixture = _train_options(args)
+            commands.train(*paths, model_config, train_config, mixture, outputs)
+        elif command == "test_reconstruction":
+            commands.test_reconstruction(*paths, args.out, outputs, refine=not args.no_refine)
+        elif command == "test_classifier":
+            commands.test_classifier(*paths, args.out, outputs)
+        elif command == "evaluate":
+            commands.evaluate(paths[0], paths[1:], outputs)
+        elif command == "plot":
+            commands.plot(*paths, outputs)
+    except InputError as error:
+        print(f"vae.py: error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vae.py: interrupted; {command} stopped and wrote nothing new", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _split_words(parser, words: list[str]) -> tuple[str, list[str]]:
+    if words[0] == "evaluate":
+        if len(words) < 2:
+            parser.error("evaluate needs TRUTH.npz")
+        return "evaluate", words[1:]
+    if words[0] in EXTRA_FORMS:
+        wanted = EXTRA_FORMS[words[0]]
+        if len(words) - 1 != wanted:
+            parser.error(f"{words[0]} takes {wanted} paths, got {len(words) - 1}")
+        return words[0], words[1:]
+    found = [index for index, word in enumerate(words) if word in ASSIGNMENT_FORMS]
+    if not found:
+        parser.error(f"no command word among {' '.join(words)!r}; expected train, test_reconstruction, test_classifier, evaluate or plot")
+    index = found[0]
+    command = words[index]
+    before, after = ASSIGNMENT_FORMS[command]
+    if index != before or len(words) - index - 1 != after:
+        parser.error(f"{command} takes {before} path(s) before it and {after} after it, got {index} and {len(words) - index - 1}")
+    return command, words[:index] + words[index + 1:]
+
+
+def _train_options(args):
+    from vae.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
+
+    loss = LossWeights(
+        beta=args.beta, beta_final=args.beta_final, ssim=args.ssim_weight, reconstruction=args.reconstruction_loss,
+        prior_components=args.prior_components, prior_radius=args.prior_radius, anchor=args.anchor_weight,
+    )
+    return (
+        ModelConfig(latent_dim=args.latent_dim, hidden=args.hidden, activation=args.activation),
+        TrainConfig(
+            epochs=args.epochs, decoder_epochs=args.decoder_epochs, decoder_ssim=args.decoder_ssim_weight,
+            batch_size=args.batch_size, lr=args.lr, loss=loss, seed=args.seed, device=args.device,
+        ),
+        MixtureOptions(components_per_class=args.components_per_class, reg_covar=args.reg_covar),
+    )
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _non_negative(kind):
+    def parse(text: str):
+        value = kind(text)
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated widths such as 512,256, got {text!r}") from None
+    if not widths or min(widths) <= 0:
+        raise argparse.ArgumentTypeError(f"widths must be positive, got {text!r}")
+    return widths
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The commands behind vae.py: plain functions that take paths and options and write files.
+
+Data flows one way: npz files -> images -> network -> latent means -> mixture -> output files.
+Only ``train`` imports torch; the test commands run the network in numpy (see vae.network).
+"""
+
+import csv
+import io
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from vae import checkpoint
+from vae.data import ImageSet, load_image_set
+from vae.errors import InputError, open_for_reading
+from vae.gmm import MixtureClassifier, fit_classifier
+from vae.config import MixtureOptions, ModelConfig, TrainConfig
+from vae.metrics import classification_scores, reconstruction_scores
+from vae.network import BATCH, REFINE_BATCH, Network
+
+RECONSTRUCTION_FILE = "vae_reconstructed.npz"
+PREDICTIONS_FILE = "vae.csv"
+PREDICTIONS_HEADER = "Predicted_Label"
+MAX_PARAMETERS = 20_000_000  # the assignment's limit
+
+
+@dataclass
+class Outputs:
+    quiet: bool = False
+    plots: str | None = None  # a folder; None: the default for the command, "": no plots
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ train
+
+
+def train(train_path, val_path, model_path, mixture_path, model_config: ModelConfig, train_config: TrainConfig, mixture: MixtureOptions, outputs: Outputs) -> dict:
+    """Train the VAE on TRAIN (never reading its labels), fit the mixture, write vae.pth and gmm_params.pkl."""
+    for path in (model_path, mixture_path):
+        check_writable(path)
+    plots_dir = _plots_dir(outputs, model_path)
+    if plots_dir:
+        check_folder_writable(plots_dir)
+    train_set = load_image_set(train_path, labels="ignored")
+    val_set = load_image_set(val_path, labels="required")
+    classes = val_set.classes()
+    if len(classes) < 2:
+        raise InputError(f"{val_path}: its labels name only one class ({classes[0]}); the classifier needs at least two")
+
+    from vae.training import describe, train_model  # torch only here: the test commands never need it
+
+    if train_config.loss.prior_components is None:
+        train_config = replace(train_config, loss=replace(train_config.loss, prior_components=len(classes)))
+    anchors = None
+    if train_config.loss.anchor:
+        if train_config.loss.prior_components != len(classes):
+            raise InputError(
+                f"anchoring (--anchor-weight {train_config.loss.anchor:g}) needs one prior component per class of {val_path} "
+                f"({len(classes)}), not --prior-components {train_config.loss.prior_components}; or use --anchor-weight 0"
+            )
+        anchors = (val_set.images(), np.searchsorted(classes, val_set.labels))
+    parameters = model_config.parameter_count()
+    if parameters > MAX_PARAMETERS:
+        raise InputError(f"--hidden {','.join(map(str, model_config.hidden))}: {parameters:,} parameters, over the limit of {MAX_PARAMETERS:,}")
+    outputs.say(f"training on {len(train_set)} images from {train_path} ({parameters:,} parameters, {train_config.epochs} epochs, seed {train_config.seed})")
+    start = time.perf_counter()
+    model, history = train_model(train_set.images(), model_config, train_config, anchors=anchors, quiet=outputs.quiet)
+    train_seconds = time.perf_counter() - start
+
+    state = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
+    network = Network.from_state(model_config, state)
+    train_latent = network.encode_set(train_set)
+    val_latent = network.encode_set(val_set)
+    classifier = fit_classifier(
+        train_latent, val_latent, val_set.labels,
+        components_per_class=mixture.components_per_class, reg_covar=mixture.reg_covar, tol=mixture.tol, max_iter=mixture.max_iter,
+    )
+    total_seconds = time.perf_counter() - start
+    record = {
+        "training": _plain(asdict(train_config)),
+        "mixture": asdict(mixture),
+        "train_images": len(train_set),
+        "epochs_loss": [round(stats.loss, 6) for stats in history],
+        "train_seconds": round(train_seconds, 3),
+    }
+    checkpoint.save_model(model_path, model_config, model.state_dict(), record)
+    checkpoint.save_mixture(mixture_path, classifier.to_params())
+
+    report = classifier.report
+    val_scores = classification_scores(val_set.labels, classifier.predict(val_latent))
+    last = {stats.phase: stats for stats in history}  # each phase's final epoch
+    outputs.say(
+        f"trained in {train_seconds:.1f} s; " + "; ".join(describe(stats, stats.epoch).strip() for stats in last.values()) + "\n"
+        f"mixture: {len(classifier.component_labels)} components for classes {', '.join(map(str, classes))}; "
+        f"EM {'converged' if report.converged else 'did NOT converge'} after {report.iterations} iterations; "
+        f"mean log-likelihood {report.log_likelihood:.4f}\n"
+        f"validation accuracy of the mixture {val_scores['accuracy']:.3f} (on the {len(val_set)} images that seeded it)\n"
+        f"wrote {model_path} and {mixture_path} ({total_seconds:.1f} s for training and mixture)"
+    )
+    if plots_dir:
+        written = draw_plots(network, classifier, train_latent, val_set, val_latent, plots_dir)
+        outputs.say(f"wrote {len(written)} plots in {plots_dir}")
+    return {"seconds": total_seconds, "parameters": parameters, "history": history, "mixture": report}
+
+
+def _plain(value):
+    """Dataclass dicts as builtins only (tuples to lists), so that vae.pth holds nothing exotic."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+# ------------------------------------------------------------------------------ test commands
+
+
+def load_network(model_path: str) -> Network:
+    config, state, _record = checkpoint.load_model(model_path)
+    try:
+        return Network.from_state(config, state)
+    except ValueError as error:
+        raise InputError(f"{model_path}: {error}") from None
+
+
+def load_classifier(mixture_path: str, network: Network, model_path: str) -> MixtureClassifier:
+    try:
+        classifier = MixtureClassifier.from_params(checkpoint.load_mixture(mixture_path))
+    except ValueError as error:
+        raise InputError(f"{mixture_path}: damaged mixture file ({error})") from None
+    dim = classifier.mixture.means.shape[1]
+    if dim != network.config.latent_dim:
+        raise InputError(f"{mixture_path}: its latent size is {dim} but {model_path} encodes to {network.config.latent_dim}; were they trained together?")
+    return classifier
+
+
+def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, outputs: Outputs, refine: bool = True) -> dict:
+    """Write the reconstructions of RECON's images (same shape as its 'data', float32 in [0, 1])."""
+    out_path = out_path or RECONSTRUCTION_FILE
+    check_writable(out_path)
+    image_set = load_image_set(recon_path, labels="ignored")
+    network = load_network(model_path)
+    reconstructed = reconstruct(network, image_set, refine)
+    buffer = io.BytesIO()
+    np.savez(buffer, data=reconstructed.reshape(image_set.stored_shape))
+    checkpoint.atomic_write(out_path, lambda handle: handle.write(buffer.getvalue()))
+    scores = reconstruction_scores(image_set.images().reshape(reconstructed.shape), reconstructed)
+    outputs.say(f"wrote {out_path}: {len(image_set)} reconstructions\n{format_scores(scores)}")
+    return scores
+
+
+def reconstruct(network: Network, image_set: ImageSet, refine: bool = True) -> np.ndarray:
+    """Every image decoded from its posterior mean, refined (see Network.refine) unless told not to;
+    (N, 28, 28) float32 in [0, 1]."""
+    side = network.config.input_side
+    batch = REFINE_BATCH if refine else BATCH
+    out = np.empty((len(image_set), side, side), dtype=np.float32)
+    for start, images in zip(range(0, len(image_set), batch), image_set.batches(batch)):
+        latent = network.encode(images)
+        if refine:
+            latent = network.refine(images, latent)
+        out[start:start + len(images)] = network.decode(latent).reshape(-1, side, side)
+    return out
+
+
+def test_classifier(test_path: str, model_path: str, mixture_path: str, out_path: str | None, outputs: Outputs) -> dict | None:
+    """Write one predicted label per TEST image, in input order; print scores when TEST has labels."""
+    out_path = out_path or PREDICTIONS_FILE
+    check_writable(out_path)
+    image_set = load_image_set(test_path)
+    network = load_network(model_path)
+    classifier = load_classifier(mixture_path, network, model_path)
+    predicted = classifier.predict(network.encode_set(image_set))
+    text = PREDICTIONS_HEADER + "\n" + "\n".join(map(str, predicted.tolist())) + "\n"
+    checkpoint.atomic_write(out_path, lambda handle: handle.write(text.encode()))
+    outputs.say(f"wrote {out_path}: {len(predicted)} predictions")
+    if image_set.labels is None:
+        return None
+    scores = classification_scores(image_set.labels, predicted)
+    outputs.say(format_scores(scores))
+    return scores
+
+
+# ----------------------------------------------------------------------------------- evaluate
+
+
+def evaluate(truth_path: str, output_paths: list[str], outputs: Outputs) -> dict:
+    """Score existing outputs (.npz reconstructions, .csv predictions) against a truth npz."""
+    if not output_paths:
+        output_paths = [path for path in (RECONSTRUCTION_FILE, PREDICTIONS_FILE) if os.path.exists(path)]
+        if not output_paths:
+            raise InputError(f"nothing to evaluate: neither {RECONSTRUCTION_FILE} nor {PREDICTIONS_FILE} is in this folder")
+    truth = load_image_set(truth_path)
+    results = {}
+    for path in output_paths:
+        if path.endswith(".csv"):
+            if truth.labels is None:
+                raise InputError(f"{truth_path}: has no 'labels' to score {path} against")
+            predicted = read_predictions(path, len(truth))
+            results[path] = classification_scores(truth.labels, predicted)
+        else:
+            output = load_image_set(path, labels="ignored")
+            if len(output) != len(truth):
+                raise InputError(f"{path}: has {len(output)} images but {truth_path} has {len(truth)}")
+            side = int(np.sqrt(truth.pixels.shape[1]))
+            results[path] = reconstruction_scores(truth.images().reshape(-1, side, side), output.images().reshape(-1, side, side))
+        outputs.say(f"{path} against {truth_path}:\n{format_scores(results[path])}")
+    return results
+
+
+def read_predictions(path: str, count: int) -> np.ndarray:
+    """Labels from a vae.csv file (header Predicted_Label, one integer per row)."""
+    with open_for_reading(path, "a predictions file") as handle:
+        try:
+            rows = list(csv.reader(io.TextIOWrapper(handle, newline="")))
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise InputError(f"{path}: cannot read ({error})") from None
+    if not rows or rows[0] != [PREDICTIONS_HEADER]:
+        raise InputError(f"{path}: the first line must be the header {PREDICTIONS_HEADER}")
+    try:
+        labels = np.array([int(row[0]) for row in rows[1:] if row], dtype=np.int64)
+    except (ValueError, IndexError):
+        raise InputError(f"{path}: every row after the header must be one integer label") from None
+    if len(labels) != count:
+        raise InputError(f"{path}: has {len(labels)} predictions but the truth has {count} images")
+    return labels
+
+
+def format_scores(scores: dict) -> str:
+    names = {
+        "mse": "MSE", "ssim": "SSIM", "score": "(1 - MSE + SSIM) / 2",
+        "accuracy": "accuracy", "precision_macro": "precision (macro)", "recall_macro": "recall (macro)",
+        "f1_macro": "F1 (macro)", "f1_micro": "F1 (micro)", "f1_average": "F1 average (macro+micro)/2",
+    }
+    return "\n".join(f"  {names[key]:<28} {value:.4f}" for key, value in scores.items())
+
+
+# -------------------------------------------------------------------------------------- plots
+
+
+def plot(train_path: str, val_path: str, model_path: str, mixture_path: str, outputs: Outputs) -> list[str]:
+    """Redraw train's figures from saved files."""
+    plots_dir = _plots_dir(outputs, model_path)
+    check_folder_writable(plots_dir)
+    train_set = load_image_set(train_path, labels="ignored")
+    val_set = load_image_set(val_path, labels="required")
+    network = load_network(model_path)
+    classifier = load_classifier(mixture_path, network, model_path)
+    written = draw_plots(network, classifier, network.encode_set(train_set), val_set, network.encode_set(val_set), plots_dir)
+    outputs.say(f"wrote {len(written)} plots in {plots_dir}")
+    return written
+
+
+def draw_plots(network: Network, classifier: MixtureClassifier, train_latent, val_set: ImageSet, val_latent, plots_dir: str) -> list[str]:
+    from vae import plots  # matplotlib costs about a second of start-up; only plotting pays it
+
+    os.makedirs(plots_dir, exist_ok=True)
+    side = network.config.input_side
+    predicted = classifier.predict(train_latent)
+    mixture = classifier.mixture
+    figures = {
+        "reconstructions.png": plots.reconstructions(
+            val_set.images().reshape(-1, side, side), reconstruct(network, val_set), val_set.labels
+        ),
+        "latent_scatter.png": plots.latent_scatter(train_latent, predicted, classifier.classes, val_latent, val_set.labels),
+        "gmm_ellipses.png": plots.mixture_ellipses(
+            train_latent, predicted, classifier.classes, mixture.weights, mixture.means, mixture.covariances,
+            classifier.component_labels, val_latent, val_set.labels,
+        ),
+    }
+    if network.config.latent_dim == 2:
+        decoded = network.decode(plots.manifold_grid(train_latent)).reshape(-1, side, side)
+        figures["manifold.png"] = plots.manifold(decoded)
+    written = []
+    for name, figure in figures.items():
+        path = os.path.join(plots_dir, name)
+        plots.save(figure, path)
+        written.append(path)
+    return written
+
+
+def _plots_dir(outputs: Outputs, model_path: str) -> str:
+    if outputs.plots is None:
+        return os.path.join(os.path.dirname(os.path.abspath(model_path)), "plots")
+    return outputs.plots
+
+
+def check_writable(path: str) -> None:
+    """Fail early, before any work, when an output file cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{path}: the folder {folder} is not writable")
+
+
+def check_folder_writable(folder: str) -> None:
+    """Fail early when a folder of outputs (the plots) can neither be used nor made."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise InputError(f"{folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise InputError(f"{folder}: the folder {existing} is not writable")

@@ -1,0 +1,79 @@
+"""Every setting and its default, in plain dataclasses (no torch here: the CLI reads them at start-up).
+
+The defaults are what validated best in the ablation recorded in README.md.
+"""
+
+from dataclasses import dataclass, field
+
+from vae.data import IMAGE_SIDE
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the network; saved inside vae.pth."""
+
+    input_side: int = IMAGE_SIDE
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (512, 256)  # encoder widths; the decoder mirrors them
+    activation: str = "relu"
+
+    @property
+    def input_dim(self) -> int:
+        return self.input_side * self.input_side
+
+    def layer_sizes(self) -> tuple[list[int], list[int]]:
+        """Widths of the encoder (input to mu and logvar side by side) and of the decoder."""
+        encoder = [self.input_dim, *self.hidden, 2 * self.latent_dim]
+        decoder = [self.latent_dim, *reversed(self.hidden), self.input_dim]
+        return encoder, decoder
+
+    def parameter_count(self) -> int:
+        return sum(
+            width_in * width_out + width_out
+            for sizes in self.layer_sizes()
+            for width_in, width_out in zip(sizes[:-1], sizes[1:])
+        )
+
+
+@dataclass
+class LossWeights:
+    """The VAE phase's loss: pixel loss + beta * KL (+ ssim * (1 - SSIM)) (+ anchor * anchoring KL)."""
+
+    beta: float = 3.0  # weight of the KL term at the first step (beta-VAE) ...
+    beta_final: float = 0.3  # ... and at the last, geometrically in between: clusters first, detail later
+    ssim: float = 0.0  # weight of (1 - SSIM) per image, next to the pixel loss
+    reconstruction: str = "bce"  # "bce" (Bernoulli likelihood) or "mse"
+    # The prior: 0 is the standard normal; K > 1 is K unit Gaussians evenly spaced on a circle of
+    # prior_radius; None means one per class of the validation set (train fills it in).
+    prior_components: int | None = None
+    prior_radius: float = 4.0
+    # Semi-supervised anchoring: weight of KL(q(z | x) || the prior component of x's class) for
+    # each of the validation set's labelled images, added to every training step. It fixes which
+    # prior component holds which class; 0 trains without any label (needs one component per class).
+    anchor: float = 100.0
+
+    def beta_at(self, fraction: float) -> float:
+        """The KL weight after ``fraction`` (0..1) of the VAE phase: geometric, or linear when an end is 0."""
+        if min(self.beta, self.beta_final) <= 0:
+            return self.beta + (self.beta_final - self.beta) * fraction
+        return self.beta * (self.beta_final / self.beta) ** fraction
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20  # phase 1: the whole VAE
+    decoder_epochs: int = 10  # phase 2: the decoder alone, on the frozen encoder's posterior means
+    decoder_ssim: float = 2000.0  # weight of (1 - SSIM) in phase 2
+    batch_size: int = 128
+    lr: float = 1e-3  # peak of a cosine schedule, in each phase
+    loss: LossWeights = field(default_factory=LossWeights)
+    seed: int = 0
+    device: str = "auto"  # "auto": cuda when available, else cpu
+
+
+@dataclass
+class MixtureOptions:
+    components_per_class: int = 1
+    reg_covar: float = 1e-6
+    tol: float = 1e-3
+    max_iter: int = 200
