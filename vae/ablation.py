@@ -1,0 +1,129 @@
+"""Train variants on a fixed split of a labelled file and score them side by side (Markdown table).
+
+    python -m vae.ablation [--source ../shared/data/mnist_1_4_8_train.npz] [--variants NAME ...]
+                           [--seeds 0 1 2 3 4] [--test]
+
+Every variant trains on the split's train part (labels unread) with its 15-image val part, and is
+scored on the selection part, which is how defaults are chosen. ``--test`` adds the test part,
+kept for final figures only.
+"""
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+from vae import commands
+from vae.datasets import experiment_split, write_sets
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VAE_SCRIPT = os.path.join(PROJECT, "vae.py")
+DEFAULT_SOURCE = os.path.join(PROJECT, "..", "shared", "data", "mnist_1_4_8_train.npz")
+
+# name: extra vae.py train options on top of the defaults (see vae/config.py).
+VARIANTS = {
+    "default": "",
+    "typical public solution (+ our fast code)": "--prior-components 0 --anchor-weight 0 --beta 1 --beta-final 1 --decoder-epochs 0 --epochs 50 --no-refine",
+    "standard normal prior, no anchoring": "--prior-components 0 --anchor-weight 0",
+    "mixture prior, no anchoring": "--anchor-weight 0",
+    "constant beta 3": "--beta-final 3",
+    "constant beta 1": "--beta 1 --beta-final 1",
+    "beta 10 to 0.3": "--beta 10",
+    "constant beta 10": "--beta 10 --beta-final 10",
+    "beta 10 to 3": "--beta 10 --beta-final 3",
+    "beta 3, decoder 20 epochs": "--beta-final 3 --decoder-epochs 20",
+    "beta 3, decoder SSIM weight 5000": "--beta-final 3 --decoder-ssim-weight 5000",
+    "beta 3 to 0.03": "--beta-final 0.03",
+    "prior radius 6": "--prior-radius 6",
+    "anchor weight 10": "--anchor-weight 10",
+    "anchor weight 1000": "--anchor-weight 1000",
+    "3 components per class": "--components-per-class 3",
+    "reg_covar 1e-2": "--reg-covar 1e-2",
+    "no decoder phase": "--decoder-epochs 0",
+    "decoder SSIM weight 500": "--decoder-ssim-weight 500",
+    "decoder 20 epochs": "--decoder-epochs 20",
+    "SSIM term in the VAE phase": "--ssim-weight 500",
+    "no latent refinement": "--no-refine",
+    "40 VAE epochs, batch 256": "--epochs 40 --batch-size 256 --lr 2e-3",
+    "hidden 1024,512": "--hidden 1024,512",
+    "elu": "--activation elu",
+    "MSE pixel loss": "--reconstruction-loss mse",
+}
+# Options that belong to test_reconstruction rather than train.
+RECONSTRUCTION_OPTIONS = {"--no-refine"}
+
+
+def run_variant(name: str, extra: str, seed: int, split_dir: str, work_dir: str, parts: list[str]) -> dict:
+    """Train one variant with vae.py as a user runs it, then score its outputs on each part."""
+    folder = os.path.join(work_dir, f"{_slug(name)}-seed{seed}")
+    os.makedirs(folder, exist_ok=True)
+    model, mixture = os.path.join(folder, "vae.pth"), os.path.join(folder, "gmm_params.pkl")
+    options = shlex.split(extra)
+    recon_options = [option for option in options if option in RECONSTRUCTION_OPTIONS]
+    train_options = [option for option in options if option not in RECONSTRUCTION_OPTIONS]
+    train_args = [os.path.join(split_dir, "train.npz"), os.path.join(split_dir, "val.npz"), "train", model, mixture,
+                  "--seed", str(seed), "--quiet", "--no-plots", *train_options]
+    start = time.perf_counter()
+    _vae(train_args)
+    row = {"seconds": time.perf_counter() - start}
+    quiet = commands.Outputs(quiet=True)
+    for part in parts:
+        data = os.path.join(split_dir, f"{part}.npz")
+        recon, csv = os.path.join(folder, f"{part}_reconstructed.npz"), os.path.join(folder, f"{part}.csv")
+        _vae([data, "test_reconstruction", model, "--out", recon, "--quiet", *recon_options])
+        _vae([data, "test_classifier", model, mixture, "--out", csv, "--quiet"])
+        scores = commands.evaluate(data, [recon, csv], quiet)
+        row[part] = {"ssim": scores[recon]["ssim"], "score": scores[recon]["score"], "f1": scores[csv]["f1_average"]}
+    return row
+
+
+def _vae(args: list[str]) -> None:
+    subprocess.run([sys.executable, VAE_SCRIPT, *args], check=True)
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae.ablation", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default=DEFAULT_SOURCE, help="labelled .npz to split (default: the shared MNIST 1/4/8 file)")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help=f"names from: {', '.join(VARIANTS)}")
+    parser.add_argument("--extra", action="append", default=[], metavar="OPTIONS", help="an ad-hoc variant: vae.py train options in quotes")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
+    parser.add_argument("--test", action="store_true", help="also score the test part (final figures only)")
+    parser.add_argument("--work", default="runs/ablation", help="folder for split and models (default %(default)s)")
+    args = parser.parse_args(argv)
+
+    from vae.data import IMAGE_SIDE, load_image_set
+
+    source = load_image_set(args.source, labels="required")
+    split_dir = os.path.join(args.work, "split")
+    write_sets(experiment_split(source.pixels.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), source.labels), split_dir)
+    parts = ["selection"] + (["test"] if args.test else [])
+    variants = {name: VARIANTS[name] for name in args.variants} | {options: options for options in args.extra}
+
+    header = "| variant | options | train s | " + " | ".join(f"{part} SSIM | {part} score | {part} F1avg" for part in parts) + " |"
+    print(header)
+    print("|" + "---|" * (3 + 3 * len(parts)))
+    for name, extra in variants.items():
+        rows = [run_variant(name, extra, seed, split_dir, args.work, parts) for seed in args.seeds]
+        cells = [name, f"`{extra}`" if extra else "", _stat([row["seconds"] for row in rows], 1)]
+        for part in parts:
+            for key in ("ssim", "score", "f1"):
+                cells.append(_stat([row[part][key] for row in rows], 4))
+        print("| " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+def _stat(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} (min {min(values):.{digits}f}, max {max(values):.{digits}f})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""`make bench`: speed and quality, ours beside the references, measured in one run; one Markdown table.
+
+    python -m vae.bench [--source ../shared/data/mnist_1_4_8_train.npz] [--repeats 3] [--quick]
+
+Rows: train wall time on the whole file; an epoch against its matrix products alone; our EM
+against scikit-learn's GaussianMixture; our SSIM against scikit-image per image; test_classifier
+start-up, throughput and scaling to 1M images; and the typical public solution (784-512-256-2 MLP
+VAE, 50 epochs, per-sample Python EM with scipy) against ours on the same held-out split.
+Every ratio is measured in this run, on this machine; times are medians over --repeats runs.
+"""
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+from vae.ablation import DEFAULT_SOURCE, VAE_SCRIPT
+from vae.datasets import experiment_split, save_npz
+
+ROWS: list[tuple[str, str, str, str, str, bool | None]] = []
+
+
+def row(measure: str, ours: str, reference: str, ratio: str, target: str, met: bool | None) -> None:
+    ROWS.append((measure, ours, reference, ratio, target, met))
+    print(f"  {measure}: ours {ours}, reference {reference}, {ratio} (target {target})", file=sys.stderr, flush=True)
+
+
+def median_time(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def vae_command(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, VAE_SCRIPT, *map(str, args)], check=True, capture_output=True, text=True)
+
+
+# ---------------------------------------------------------------------------------------- train
+
+
+def bench_train(source: str, val: str, work: str, repeats: int) -> tuple[str, str]:
+    model, mixture = os.path.join(work, "vae.pth"), os.path.join(work, "gmm_params.pkl")
+    seconds = median_time(lambda: vae_command(source, val, "train", model, mixture, "--quiet", "--no-plots"), repeats)
+    row(f"`train` wall time, whole file, defaults (median of {repeats})", f"{seconds:.1f} s", "", "", "≤ 60 s", seconds <= 60)
+    return model, mixture
+
+
+def bench_epoch(images: np.ndarray, repeats: int) -> None:
+    """One VAE epoch and one decoder epoch against the same matrix products with no autograd, optimiser or loss."""
+    import torch
+
+    from vae.config import ModelConfig, TrainConfig
+    from vae.training import train_model
+
+    model_config, defaults = ModelConfig(), TrainConfig()
+    anchors = (images[:15], np.arange(15) % 3)  # 15 anchor images, as a VAL set brings
+    config = TrainConfig(epochs=1, decoder_epochs=1)
+    config.loss.prior_components = 3
+    histories = [train_model(images, model_config, config, anchors=anchors, quiet=True)[1] for _ in range(repeats)]
+    epochs = {
+        "VAE": statistics.median(history[0].seconds for history in histories),
+        "decoder": statistics.median(history[1].seconds - history[0].seconds for history in histories),
+    }
+    for phase, seconds in epochs.items():
+        matmul_seconds = statistics.median(_matmul_epoch(len(images), model_config, defaults.batch_size, phase, torch) for _ in range(repeats))
+        ratio = seconds / matmul_seconds
+        row(f"{phase} epoch on {len(images):,} images vs the same epoch's matrix products alone", f"{seconds:.2f} s",
+            f"{matmul_seconds:.2f} s", f"{ratio:.2f}×", "≤ 2×", ratio <= 2)
+
+
+def _matmul_epoch(count: int, config, batch_size: int, phase: str, torch) -> float:
+    """Time the forward and backward matrix products of one epoch: x·Wᵀ, then dY·W and dYᵀ·x per layer."""
+    encoder, decoder = config.layer_sizes()
+    shapes = []
+    for batch in [batch_size] * (count // batch_size) + ([count % batch_size] if count % batch_size else []):
+        layers = list(zip(decoder[:-1], decoder[1:]))
+        if phase == "VAE":
+            layers = list(zip(encoder[:-1], encoder[1:])) + layers
+        for index, (width_in, width_out) in enumerate(layers):
+            shapes.append((batch, width_in, width_out, index > 0))
+        if phase == "decoder":  # the SSIM window sums: band @ image @ bandᵀ for four images per example, and back
+            shapes += [(batch * 4 * 28, 28, 22, True), (batch * 4 * 22, 28, 22, True)]
+        else:  # the 15 anchor images through the encoder
+            shapes += [(15, a, b, i > 0) for i, (a, b) in enumerate(zip(encoder[:-1], encoder[1:]))]
+    tensors = {}
+    for batch, width_in, width_out, _ in shapes:
+        key = (batch, width_in, width_out)
+        if key not in tensors:
+            tensors[key] = (torch.randn(batch, width_in), torch.randn(width_out, width_in), torch.randn(batch, width_out))
+    start = time.perf_counter()
+    for batch, width_in, width_out, input_grad in shapes:
+        x, weight, grad = tensors[(batch, width_in, width_out)]
+        x @ weight.T  # forward
+        grad.T @ x  # gradient of the weights
+        if input_grad:
+            grad @ weight  # gradient of the inputs
+    return time.perf_counter() - start
+
+
+# -------------------------------------------------------------------------------------- mixture
+
+
+def bench_mixture(model: str, train_path: str, val_path: str, repeats: int) -> None:
+    from sklearn.mixture import GaussianMixture as SklearnMixture
+
+    from vae.commands import load_network
+    from vae.config import MixtureOptions
+    from vae.data import load_image_set
+    from vae.gmm import fit, seed_means
+
+    network = load_network(model)
+    points = network.encode_set(load_image_set(train_path, labels="ignored"))
+    val = load_image_set(val_path, labels="required")
+    means, _ = seed_means(network.encode_set(val), val.labels, 1)
+    options = MixtureOptions()
+    ours_mixture, report = fit(points, means, reg_covar=options.reg_covar, tol=options.tol, max_iter=options.max_iter)
+    start = fit(points, means, max_iter=0)[0]  # the same initial weights and covariances for scikit-learn
+    reference = SklearnMixture(len(means), covariance_type="full", means_init=means, weights_init=start.weights,
+                               precisions_init=np.linalg.inv(start.covariances), reg_covar=options.reg_covar,
+                               tol=options.tol, max_iter=options.max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference.fit(points)
+        ours = statistics.median(_best_of(lambda: fit(points, means, reg_covar=options.reg_covar, tol=options.tol, max_iter=options.max_iter), 5) for _ in range(repeats))
+        theirs = statistics.median(_best_of(lambda: reference.fit(points), 5) for _ in range(repeats))
+    ratio = ours / theirs
+    row(f"EM fit on {len(points):,} training latents vs sklearn GaussianMixture (same start, {report.iterations} iterations)",
+        f"{ours * 1e3:.1f} ms", f"{theirs * 1e3:.1f} ms", f"{ratio:.2f}×", "≤ 1.0×", ratio <= 1.0)
+    ours_ll, their_ll = ours_mixture.score(points), reference.score(points)
+    relative = abs(ours_ll - their_ll) / abs(their_ll)
+    row("EM final log-likelihood vs sklearn", f"{ours_ll:.6f}", f"{their_ll:.6f}", f"{relative:.1e} relative", "≤ 1e-6", relative <= 1e-6)
+
+
+def _best_of(function, count: int) -> float:
+    """The fastest of several calls: fits take milliseconds, so single calls are mostly noise."""
+    best = math.inf
+    for _ in range(count):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# ----------------------------------------------------------------------------------------- SSIM
+
+
+def bench_ssim(truth: np.ndarray, output: np.ndarray, repeats: int) -> None:
+    from skimage.metrics import structural_similarity as skimage_ssim
+
+    from vae.metrics import ssim
+
+    truth = truth.astype(np.float64) / 255
+    reference = np.array([skimage_ssim(t, o, data_range=1) for t, o in zip(truth, output)])
+    theirs = median_time(lambda: [skimage_ssim(t, o, data_range=1) for t, o in zip(truth, output)], repeats)
+    ours = median_time(lambda: ssim(truth, output), repeats)
+    difference = float(np.abs(ssim(truth, output) - reference).max())
+    row(f"SSIM of {len(truth):,} images: batch vs scikit-image per image", f"{ours * 1e3:.1f} ms", f"{theirs * 1e3:.1f} ms",
+        f"{theirs / ours:.1f}× faster", "≥ 10×", theirs / ours >= 10)
+    row("SSIM max |difference| from scikit-image", f"{difference:.1e}", "", "", "≤ 1e-6", difference <= 1e-6)
+
+
+# ------------------------------------------------------------------------------ test_classifier
+
+
+def bench_classifier(model: str, mixture: str, images: np.ndarray, work: str, sizes: list[int], repeats: int) -> None:
+    tiny = os.path.join(work, "tiny.npz")
+    save_npz(tiny, images[:10])
+    out = os.path.join(work, "out.csv")
+    startup = median_time(lambda: vae_command(tiny, "test_classifier", model, mixture, "--out", out, "--quiet"), repeats)
+    row("`test_classifier` start-up (10 images: imports, loading, first work)", f"{startup:.2f} s", "", "", "≤ 1.5 s", startup <= 1.5)
+    rates = []
+    for count in sizes:
+        path = os.path.join(work, f"n{count}.npz")
+        tiled = np.resize(images, (count, *images.shape[1:]))
+        np.savez(path, data=tiled)  # uncompressed: reading it is input, not work
+        del tiled
+        seconds = median_time(lambda path=path: vae_command(path, "test_classifier", model, mixture, "--out", out, "--quiet"), 1 if count > 100_000 else repeats)
+        peak = _peak_memory_mb([sys.executable, VAE_SCRIPT, path, "test_classifier", model, mixture, "--out", out, "--quiet"])
+        rate = count / max(seconds - startup, 1e-9)
+        rates.append(rate)
+        input_mb = count * images[0].size / 2**20
+        row(f"`test_classifier` on {count:,} images", f"{seconds:.2f} s, peak {peak:.0f} MB", f"input {input_mb:.0f} MB",
+            f"{rate:,.0f} images/s after start-up", "linear time, memory ≈ input + constant", None)
+        os.remove(path)
+    row("`test_classifier` throughput after start-up (largest N)", f"{rates[-1]:,.0f} images/s", "", "", "≥ 20,000 images/s", rates[-1] >= 20_000)
+
+
+def _peak_memory_mb(command: list[str]) -> float:
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True, check=True)
+    return int(result.stderr.strip().splitlines()[-1]) / 1024
+
+
+# ----------------------------------------------------------------------- typical public solution
+
+
+def public_solution(split_dir: str, epochs: int = 50) -> dict:
+    """What most public solutions do: a 784-512-256-2 MLP VAE (beta 1, BCE, Adam 1e-3, batch 128, no
+    schedule) and EM written as a Python loop over samples with scipy's multivariate_normal, three
+    components seeded from VAL's class means."""
+    import torch
+    from scipy.stats import multivariate_normal
+
+    from vae.config import ModelConfig
+    from vae.data import load_image_set
+    from vae.metrics import classification_scores, reconstruction_scores
+    from vae.model import VAE, kl_divergence, pixel_loss
+    from vae.network import Network
+
+    train = load_image_set(os.path.join(split_dir, "train.npz"), labels="ignored").images()
+    val = load_image_set(os.path.join(split_dir, "val.npz"), labels="required")
+    test = load_image_set(os.path.join(split_dir, "test.npz"), labels="required")
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=(512, 256))
+    model = VAE(config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = torch.from_numpy(train)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for indices in torch.randperm(len(data)).split(128):
+            batch = data[indices]
+            logits, mu, logvar, latent = model(batch)
+            loss = pixel_loss(batch, logits, "bce") + kl_divergence(mu, logvar, latent, 0, 0.0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    train_seconds = time.perf_counter() - start
+    model.eval()
+    network = Network.from_state(config, {k: v.detach().numpy() for k, v in model.state_dict().items()})
+    points = network.encode(train).astype(np.float64)
+    classes = val.classes()
+    val_points = network.encode(val.images())
+    means = np.array([val_points[val.labels == c].mean(axis=0) for c in classes])
+    covariances = np.array([np.cov(points, rowvar=False)] * len(classes))
+    mixture_weights = np.full(len(classes), 1 / len(classes))
+    start = time.perf_counter()
+    previous = -np.inf
+    for _ in range(100):
+        joint = np.zeros((len(points), len(classes)))
+        for n in range(len(points)):
+            for k in range(len(classes)):
+                joint[n, k] = mixture_weights[k] * multivariate_normal.pdf(points[n], means[k], covariances[k])
+        likelihood = np.log(joint.sum(axis=1)).mean()
+        resp = joint / joint.sum(axis=1, keepdims=True)
+        totals = resp.sum(axis=0)
+        mixture_weights = totals / len(points)
+        means = resp.T @ points / totals[:, None]
+        covariances = np.array([((resp[:, k, None] * (points - means[k])).T @ (points - means[k])) / totals[k] + 1e-6 * np.eye(2) for k in range(len(classes))])
+        if abs(likelihood - previous) < 1e-3:
+            break
+        previous = likelihood
+    em_seconds = time.perf_counter() - start
+    test_points = network.encode(test.images())
+    joint = np.stack([mixture_weights[k] * multivariate_normal.pdf(test_points, means[k], covariances[k]) for k in range(len(classes))], axis=1)
+    predicted = classes[joint.argmax(axis=1)]
+    decoded = network.decode(test_points).reshape(-1, 28, 28)
+    recon = reconstruction_scores(test.images().reshape(-1, 28, 28), decoded)
+    return {"train": train_seconds, "em": em_seconds, "f1": classification_scores(test.labels, predicted)["f1_average"],
+            "ssim": recon["ssim"], "score": recon["score"]}
+
+
+def ours_on_split(split_dir: str, work: str) -> dict:
+    from vae import commands
+
+    model, mixture = os.path.join(work, "split-vae.pth"), os.path.join(work, "split-gmm.pkl")
+    start = time.perf_counter()
+    vae_command(os.path.join(split_dir, "train.npz"), os.path.join(split_dir, "val.npz"), "train", model, mixture, "--quiet", "--no-plots")
+    seconds = time.perf_counter() - start
+    test = os.path.join(split_dir, "test.npz")
+    recon, csv = os.path.join(work, "test_reconstructed.npz"), os.path.join(work, "test.csv")
+    vae_command(test, "test_reconstruction", model, "--out", recon, "--quiet")
+    vae_command(test, "test_classifier", model, mixture, "--out", csv, "--quiet")
+    scores = commands.evaluate(test, [recon, csv], commands.Outputs(quiet=True))
+    return {"train": seconds, "f1": scores[csv]["f1_average"], "ssim": scores[recon]["ssim"], "score": scores[recon]["score"],
+            "model": model, "recon": recon}
+
+
+def bench_public(split_dir: str, work: str, epochs: int) -> dict:
+    ours = ours_on_split(split_dir, work)
+    theirs = public_solution(split_dir, epochs)
+    row("held-out F1 average (split test, 3,000 images) vs typical public solution", f"{ours['f1']:.4f}", f"{theirs['f1']:.4f}",
+        f"{ours['f1'] - theirs['f1']:+.4f}", "≥ 0.985", ours["f1"] >= 0.985)
+    row("held-out mean SSIM vs typical public solution", f"{ours['ssim']:.4f}", f"{theirs['ssim']:.4f}", f"{ours['ssim'] - theirs['ssim']:+.4f}",
+        "≥ 0.75", ours["ssim"] >= 0.75)
+    row("held-out (1 − MSE + SSIM)/2 vs typical public solution", f"{ours['score']:.4f}", f"{theirs['score']:.4f}",
+        f"{ours['score'] - theirs['score']:+.4f}", "≥ 0.86", ours["score"] >= 0.86)
+    row(f"training time on the split's 10,233 images vs public ({epochs}-epoch VAE + Python-loop EM)",
+        f"{ours['train']:.1f} s", f"{theirs['train'] + theirs['em']:.1f} s ({theirs['train']:.0f} + {theirs['em']:.0f})",
+        f"{(theirs['train'] + theirs['em']) / ours['train']:.1f}× faster", "", None)
+    return ours
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default=DEFAULT_SOURCE, help="the labelled MNIST 1/4/8 file (default: the shared one)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="fewer, smaller runs (a smoke test of the bench itself)")
+    args = parser.parse_args(argv)
+
+    from vae.data import load_image_set
+
+    source = load_image_set(args.source, labels="required")
+    images = source.pixels.reshape(-1, 28, 28)
+    repeats = 1 if args.quick else args.repeats
+    with tempfile.TemporaryDirectory() as work:
+        split_dir = os.path.join(work, "split")
+        from vae.datasets import write_sets
+
+        write_sets(experiment_split(images, source.labels), split_dir)
+        val = os.path.join(split_dir, "val.npz")
+        model, mixture = bench_train(args.source, val, work, repeats)
+        bench_epoch(source.images(), repeats)
+        bench_mixture(model, args.source, val, repeats)
+        ours = bench_public(split_dir, work, 5 if args.quick else 50)
+        test = load_image_set(os.path.join(split_dir, "test.npz"), labels="required")
+        with np.load(ours["recon"]) as output:
+            bench_ssim(test.pixels.reshape(-1, 28, 28), output["data"], repeats)
+        sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+        bench_classifier(model, mixture, images, work, sizes, repeats)
+    print("| measure | ours | reference | ratio | target | met |")
+    print("|---|---|---|---|---|---|")
+    for measure, ours_cell, reference, ratio, target, met in ROWS:
+        print(f"| {measure} | {ours_cell} | {reference} | {ratio} | {target} | {'' if met is None else ('yes' if met else '**no**')} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
