@@ -134,13 +134,17 @@ def _load_tensors(archive: zipfile.ZipFile, prefix: str, name: str, path: str):
     return _TensorUnpickler(io.BytesIO(archive.read(name)), archive, prefix).load()
 
 
+class _Forbidden(pickle.UnpicklingError):
+    """The file asks for something our unpicklers do not admit (as opposed to being damaged)."""
+
+
 def _restricted_load(load: Callable, path: str, damaged: str):
     """Run a restricted unpickling; every way it can fail becomes one InputError line."""
     try:
         return load()
     except InputError:
         raise
-    except pickle.UnpicklingError as error:
+    except _Forbidden as error:
         raise InputError(f"{path}: refused: {error}") from None
     except Exception as error:  # damaged files fail in many ways; none may escape as a traceback
         raise InputError(f"{path}: {damaged} ({type(error).__name__}: {error})") from None
@@ -167,11 +171,11 @@ class _TensorUnpickler(pickle.Unpickler):
             return np.dtype(_STORAGE_DTYPES[name])
         if module == "collections" and name == "OrderedDict":
             return collections.OrderedDict
-        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a weights-only checkpoint never needs")
+        raise _Forbidden(f"it refers to {module}.{name}, which a weights-only checkpoint never needs")
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], np.dtype)):
-            raise pickle.UnpicklingError("unexpected persistent object")
+            raise _Forbidden("it holds a persistent object that is not a tensor storage")
         _, dtype, key, _location, count = pid  # the location (cpu, cuda:0...) does not matter: numpy is on the CPU
         data = np.frombuffer(self.archive.read(f"{self.prefix}data/{key}"), dtype=dtype)
         if len(data) < count:
@@ -220,5 +224,5 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"it refers to {module}.{name}; only numpy arrays and builtins are allowed")
+            raise _Forbidden(f"it refers to {module}.{name}; only numpy arrays and builtins are allowed")
         return super().find_class(module, name)

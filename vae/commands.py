@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from vae import checkpoint
-from vae.data import ImageSet, load_image_set
+from vae.data import IMAGE_SIDE, ImageSet, load_image_set
 from vae.errors import InputError, open_for_reading
 from vae.gmm import MixtureClassifier, fit_classifier
 from vae.config import MixtureOptions, ModelConfig, TrainConfig
-from vae.metrics import classification_scores, reconstruction_scores
+from vae.metrics import classification_scores, mse, ssim, summarise_reconstruction
 from vae.network import BATCH, REFINE_BATCH, Network
 
 RECONSTRUCTION_FILE = "vae_reconstructed.npz"
@@ -145,11 +145,17 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
     check_writable(out_path)
     image_set = load_image_set(recon_path, labels="ignored")
     network = load_network(model_path)
-    reconstructed = reconstruct(network, image_set, refine)
+    side = network.config.input_side
+    reconstructed = np.empty((len(image_set), side, side), dtype=np.float32)
+    errors, similarities = np.empty(len(image_set)), np.empty(len(image_set))
+    for part, images, decoded in _reconstructed_batches(network, image_set, refine):
+        reconstructed[part] = decoded
+        truth = images.reshape(decoded.shape)
+        errors[part], similarities[part] = mse(truth, decoded), ssim(truth, decoded)  # scored batch by batch: no copy of the input
     buffer = io.BytesIO()
     np.savez(buffer, data=reconstructed.reshape(image_set.stored_shape))
     checkpoint.atomic_write(out_path, lambda handle: handle.write(buffer.getvalue()))
-    scores = reconstruction_scores(image_set.images().reshape(reconstructed.shape), reconstructed)
+    scores = summarise_reconstruction(errors, similarities)
     outputs.say(f"wrote {out_path}: {len(image_set)} reconstructions\n{format_scores(scores)}")
     return scores
 
@@ -157,15 +163,18 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
 def reconstruct(network: Network, image_set: ImageSet, refine: bool = True) -> np.ndarray:
     """Every image decoded from its posterior mean, refined (see Network.refine) unless told not to;
     (N, 28, 28) float32 in [0, 1]."""
+    return np.concatenate([decoded for _, _, decoded in _reconstructed_batches(network, image_set, refine)])
+
+
+def _reconstructed_batches(network: Network, image_set: ImageSet, refine: bool):
+    """(slice, images (B, 784), reconstructions (B, 28, 28)) for consecutive batches of the set."""
     side = network.config.input_side
     batch = REFINE_BATCH if refine else BATCH
-    out = np.empty((len(image_set), side, side), dtype=np.float32)
     for start, images in zip(range(0, len(image_set), batch), image_set.batches(batch)):
         latent = network.encode(images)
         if refine:
             latent = network.refine(images, latent)
-        out[start:start + len(images)] = network.decode(latent).reshape(-1, side, side)
-    return out
+        yield slice(start, start + len(images)), images, network.decode(latent).reshape(-1, side, side)
 
 
 def test_classifier(test_path: str, model_path: str, mixture_path: str, out_path: str | None, outputs: Outputs) -> dict | None:
@@ -207,10 +216,20 @@ def evaluate(truth_path: str, output_paths: list[str], outputs: Outputs) -> dict
             output = load_image_set(path, labels="ignored")
             if len(output) != len(truth):
                 raise InputError(f"{path}: has {len(output)} images but {truth_path} has {len(truth)}")
-            side = int(np.sqrt(truth.pixels.shape[1]))
-            results[path] = reconstruction_scores(truth.images().reshape(-1, side, side), output.images().reshape(-1, side, side))
+            results[path] = _score_sets(truth, output)
         outputs.say(f"{path} against {truth_path}:\n{format_scores(results[path])}")
     return results
+
+
+def _score_sets(truth: ImageSet, output: ImageSet, batch: int = 4096) -> dict:
+    """Reconstruction scores of one image set against another, batch by batch."""
+    side = IMAGE_SIDE
+    errors, similarities = [], []
+    for truth_batch, output_batch in zip(truth.batches(batch), output.batches(batch)):
+        truth_batch, output_batch = truth_batch.reshape(-1, side, side), output_batch.reshape(-1, side, side)
+        errors.append(mse(truth_batch, output_batch))
+        similarities.append(ssim(truth_batch, output_batch))
+    return summarise_reconstruction(np.concatenate(errors), np.concatenate(similarities))
 
 
 def read_predictions(path: str, count: int) -> np.ndarray:

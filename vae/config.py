@@ -40,7 +40,7 @@ class LossWeights:
     """The VAE phase's loss: pixel loss + beta * KL (+ ssim * (1 - SSIM)) (+ anchor * anchoring KL)."""
 
     beta: float = 3.0  # weight of the KL term at the first step (beta-VAE) ...
-    beta_final: float = 0.3  # ... and at the last, geometrically in between: clusters first, detail later
+    beta_final: float = 3.0  # ... and at the last, geometrically in between (annealing validated worse)
     ssim: float = 0.0  # weight of (1 - SSIM) per image, next to the pixel loss
     reconstruction: str = "bce"  # "bce" (Bernoulli likelihood) or "mse"
     # The prior: 0 is the standard normal; K > 1 is K unit Gaussians evenly spaced on a circle of
@@ -61,11 +61,11 @@ class LossWeights:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20  # phase 1: the whole VAE
-    decoder_epochs: int = 10  # phase 2: the decoder alone, on the frozen encoder's posterior means
-    decoder_ssim: float = 2000.0  # weight of (1 - SSIM) in phase 2
-    batch_size: int = 128
-    lr: float = 1e-3  # peak of a cosine schedule, in each phase
+    epochs: int = 30  # phase 1: the whole VAE
+    decoder_epochs: int = 15  # phase 2: the decoder alone, on the frozen encoder's posterior means
+    decoder_ssim: float = 5000.0  # weight of (1 - SSIM) in phase 2
+    batch_size: int = 256
+    lr: float = 2e-3  # peak of a cosine schedule, in each phase
     loss: LossWeights = field(default_factory=LossWeights)
     seed: int = 0
     device: str = "auto"  # "auto": cuda when available, else cpu

@@ -109,9 +109,10 @@ def mnist_sets(train_images, train_labels, test_images, test_labels, digits=DIGI
     }
 
 
-def build_mnist(out: str, raw_folder: str | None = None, mirrors=MNIST_MIRRORS) -> list[str]:
+def build_mnist(out: str, raw_folder: str | None = None, mirrors=MNIST_MIRRORS, checksums=MNIST_FILES) -> list[str]:
+    """Download (or reuse) the four MNIST files and write the assignment's sets into ``out``."""
     raw_folder = raw_folder or os.path.join(out, "raw")
-    arrays = [read_idx(download(name, raw_folder, mirrors), name) for name in MNIST_FILES]
+    arrays = [read_idx(download(name, raw_folder, mirrors, checksums), name) for name in checksums]
     return write_sets(mnist_sets(*arrays), out, "mnist_1_4_8")
 
 

@@ -74,14 +74,23 @@ def structural_similarity(truth, output, sum_windows=window_sums):
 
 
 def mse(truth: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """Per-image mean squared error of (N, ...) images in [0, 1]; shape (N,), float64."""
-    diff = truth.reshape(len(truth), -1).astype(np.float64) - output.reshape(len(output), -1)
-    return np.mean(diff * diff, axis=1)
+    """Per-image mean squared error of (N, ...) images in [0, 1], in float64 chunks; shape (N,)."""
+    truth, output = truth.reshape(len(truth), -1), output.reshape(len(output), -1)
+    errors = np.empty(len(truth))
+    for start in range(0, len(truth), SSIM_CHUNK):
+        part = slice(start, start + SSIM_CHUNK)
+        diff = truth[part].astype(np.float64) - output[part]
+        errors[part] = np.mean(diff * diff, axis=1)
+    return errors
 
 
 def reconstruction_scores(truth: np.ndarray, output: np.ndarray) -> dict[str, float]:
     """Mean MSE, mean SSIM and the recon score (1 - MSE + SSIM) / 2 over (N, H, H) images in [0, 1]."""
-    errors, similarities = mse(truth, output), ssim(truth, output)
+    return summarise_reconstruction(mse(truth, output), ssim(truth, output))
+
+
+def summarise_reconstruction(errors: np.ndarray, similarities: np.ndarray) -> dict[str, float]:
+    """Means of per-image MSE (N,) and SSIM (N,), and of the recon score."""
     return {
         "mse": float(errors.mean()),
         "ssim": float(similarities.mean()),

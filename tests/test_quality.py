@@ -1,0 +1,39 @@
+"""Quality on real MNIST digits 1/4/8: the shared training file, split with a fixed seed into
+train (10,233, used unlabelled), val (15), selection (1,500, unused here) and test (3,000).
+Defaults and seed 0, through vae.py as a grader runs it. Skipped where the shared file is absent."""
+
+import os
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_MNIST, run_vae
+from vae.commands import Outputs, evaluate
+from vae.data import load_image_set
+from vae.datasets import experiment_split, write_sets
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SHARED_MNIST), reason="../shared/data/mnist_1_4_8_train.npz is not here")
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quality")
+    source = load_image_set(SHARED_MNIST, labels="required")
+    write_sets(experiment_split(source.pixels.reshape(-1, 28, 28), source.labels), str(folder))
+    # Training must never read TRAIN's labels: give it a copy that has none to read.
+    with np.load(folder / "train.npz") as train:
+        np.savez(folder / "train_unlabelled.npz", data=train["data"])
+    run_vae(folder / "train_unlabelled.npz", folder / "val.npz", "train", "vae.pth", "gmm_params.pkl", "--quiet", "--no-plots", cwd=folder, check=True)
+    run_vae(folder / "test.npz", "test_reconstruction", "vae.pth", "--quiet", cwd=folder, check=True)
+    run_vae(folder / "test.npz", "test_classifier", "vae.pth", "gmm_params.pkl", "--quiet", cwd=folder, check=True)
+    results = evaluate(str(folder / "test.npz"), [str(folder / "vae_reconstructed.npz"), str(folder / "vae.csv")], Outputs(quiet=True))
+    return results[str(folder / "vae_reconstructed.npz")] | results[str(folder / "vae.csv")]
+
+
+def test_classification_f1_average(scores):
+    assert scores["f1_average"] >= 0.97  # issue #2's bar; measured 0.97x-0.98x (README)
+
+
+def test_reconstruction_ssim_and_score(scores):
+    assert scores["ssim"] >= 0.70
+    assert scores["score"] >= 0.83
