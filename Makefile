@@ -30,7 +30,7 @@ demo: install
 	else \
 		echo "no MNIST files in $(DATA)/: building the offline demo set from scikit-learn's digits"; \
 		$(PY) -m vae.datasets digits --out $(DEMO)/data > /dev/null; \
-		sets="$(abspath $(DEMO))/data/digits_1_4_8"; options="--epochs 200 --batch-size 128"; \
+		sets="$(abspath $(DEMO))/data/digits_1_4_8"; options="--epochs 400 --batch-size 64"; \
 	fi; \
 	mkdir -p $(DEMO); cd $(DEMO); \
 	vae="$(abspath $(PY)) $(abspath vae.py)"; \
