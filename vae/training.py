@@ -55,7 +55,6 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     model = VAE(model_config).to(device)
     data = torch.from_numpy(images).to(device)
     steps = math.ceil(len(data) / config.batch_size) * (config.epochs + config.decoder_epochs)
-    progress = tqdm(total=steps, desc="training", unit="batch", file=sys.stderr, disable=quiet, leave=False)
     shuffler = torch.Generator().manual_seed(config.seed)
     start = time.perf_counter()
 
@@ -82,23 +81,23 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
             terms["loss"] = terms["loss"] + weights.anchor * terms["anchor"]
         return terms
 
-    model.train()
-    history = _optimise("vae", model.parameters(), vae_step, len(data), config.epochs, config, shuffler, progress, start, quiet)
+    # As a context manager the bar is closed (its line cleared) however training ends, Ctrl-C included.
+    with tqdm(total=steps, desc="training", unit="batch", file=sys.stderr, disable=quiet, leave=False) as progress:
+        model.train()
+        history = _optimise("vae", model.parameters(), vae_step, len(data), config.epochs, config, shuffler, progress, start, quiet)
+        if config.decoder_epochs:
+            model.eval()  # the encoder is frozen from here on; its posterior means are what gets decoded
+            with torch.no_grad():
+                means = torch.cat([model.encode(batch)[0] for batch in data.split(4096)])
 
-    if config.decoder_epochs:
-        model.eval()  # the encoder is frozen from here on; its posterior means are what gets decoded
-        with torch.no_grad():
-            means = torch.cat([model.encode(batch)[0] for batch in data.split(4096)])
+            def decoder_step(indices):
+                batch = data[indices]
+                logits = model.decode(means[indices])
+                terms = {"pixel": pixel_loss(batch, logits, weights.reconstruction), "ssim": similarity(batch, logits).mean()}
+                terms["loss"] = terms["pixel"] + config.decoder_ssim * (1 - terms["ssim"])
+                return terms
 
-        def decoder_step(indices):
-            batch = data[indices]
-            logits = model.decode(means[indices])
-            terms = {"pixel": pixel_loss(batch, logits, weights.reconstruction), "ssim": similarity(batch, logits).mean()}
-            terms["loss"] = terms["pixel"] + config.decoder_ssim * (1 - terms["ssim"])
-            return terms
-
-        history += _optimise("decoder", model.decoder.parameters(), decoder_step, len(data), config.decoder_epochs, config, shuffler, progress, start, quiet)
-    progress.close()
+            history += _optimise("decoder", model.decoder.parameters(), decoder_step, len(data), config.decoder_epochs, config, shuffler, progress, start, quiet)
     model.eval()
     return model, history
 
