@@ -134,6 +134,13 @@ CASES = {
         ["changed.pkl", "latent size is 3", "encodes to 2"],
     ),
     "mixture with a broken covariance": (with_mixture(lambda f: mixture_with(f, covariances=-np.stack([np.eye(2)] * 3))), ["changed.pkl", "positive definite"]),
+    "one latent dimension with the mixture prior": (
+        lambda f: [f.sets["train"], f.sets["val"], "train", "vae.pth", "gmm_params.pkl", "--latent-dim", "1"], ["--latent-dim 1", "at least 2"],
+    ),
+    "a device this machine lacks": (
+        lambda f: [f.sets["train"], f.sets["val"], "train", "vae.pth", "gmm_params.pkl", "--device", "cuda:7" if not torch.cuda.is_available() else "nonsense"],
+        ["--device"],
+    ),
     "output folder missing": (lambda f: [f.sets["test"], "test_classifier", "vae.pth", "gmm_params.pkl", "--out", f / "no" / "where.csv"], ["where.csv", "does not exist"]),
     "output is a directory": (lambda f: [f.sets["recon"], "test_reconstruction", "vae.pth", "--out", f], ["is a directory"]),
     "plots folder under a file": (lambda f: [f.sets["train"], f.sets["val"], "train", "vae.pth", "gmm_params.pkl", "--plots", f / "vae.csv" / "plots"], ["vae.csv", "is a file"]),

@@ -141,3 +141,34 @@ def test_the_commands_work_or_fail_with_one_line(tmp_path, trained, contents):
         assert result.returncode == 2
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
         assert not out.exists()
+
+
+PEAK_RSS = """
+import resource, runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as stop:
+    print("peak-kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+    raise
+"""
+
+
+def peak_memory_mb(*args) -> float:
+    result = subprocess.run([sys.executable, "-c", PEAK_RSS, VAE, *map(str, args)], capture_output=True, text=True, check=True)
+    return int(result.stderr.split("peak-kb")[-1].split()[0]) / 1024
+
+
+def test_memory_grows_with_the_input_only(tmp_path, trained):
+    """100,000 more images (75 MB more uint8 input) may cost the input and a little per image,
+    never a float copy of the images (4 or 8 bytes per pixel: 300-600 MB more)."""
+    from conftest import shapes
+
+    images, _ = shapes(1000, seed=9)
+    peaks = []
+    for count in (20_000, 120_000):
+        path = tmp_path / f"n{count}.npz"
+        np.savez(path, data=np.resize(images, (count, 28, 28)))
+        peaks.append(peak_memory_mb(path, "test_classifier", trained["model"], trained["mixture"], "--out", tmp_path / "o.csv", "--quiet"))
+    extra_input_mb = 100_000 * 784 / 2**20
+    assert peaks[1] - peaks[0] <= 1.5 * extra_input_mb + 20, peaks

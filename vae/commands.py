@@ -14,7 +14,7 @@ import numpy as np
 
 from vae import checkpoint
 from vae.data import IMAGE_SIDE, ImageSet, load_image_set
-from vae.errors import InputError, open_for_reading
+from vae.errors import InputError, first_line, open_for_reading
 from vae.gmm import MixtureClassifier, fit_classifier
 from vae.config import MixtureOptions, ModelConfig, TrainConfig
 from vae.metrics import classification_scores, mse, ssim, summarise_reconstruction
@@ -52,10 +52,17 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
     if len(classes) < 2:
         raise InputError(f"{val_path}: its labels name only one class ({classes[0]}); the classifier needs at least two")
 
-    from vae.training import describe, train_model  # torch only here: the test commands never need it
+    from vae.training import describe, resolve_device, train_model  # torch only here: the test commands never need it
+
+    try:
+        resolve_device(train_config.device)
+    except (RuntimeError, ValueError) as error:
+        raise InputError(f"--device {train_config.device}: {first_line(error)}") from None
 
     if train_config.loss.prior_components is None:
         train_config = replace(train_config, loss=replace(train_config.loss, prior_components=len(classes)))
+    if train_config.loss.prior_components and model_config.latent_dim < 2:
+        raise InputError(f"--latent-dim {model_config.latent_dim}: the mixture prior needs at least 2 latent dimensions; or use --prior-components 0")
     anchors = None
     if train_config.loss.anchor:
         if train_config.loss.prior_components != len(classes):
@@ -152,9 +159,7 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
         reconstructed[part] = decoded
         truth = images.reshape(decoded.shape)
         errors[part], similarities[part] = mse(truth, decoded), ssim(truth, decoded)  # scored batch by batch: no copy of the input
-    buffer = io.BytesIO()
-    np.savez(buffer, data=reconstructed.reshape(image_set.stored_shape))
-    checkpoint.atomic_write(out_path, lambda handle: handle.write(buffer.getvalue()))
+    checkpoint.atomic_write(out_path, lambda handle: np.savez(handle, data=reconstructed.reshape(image_set.stored_shape)))
     scores = summarise_reconstruction(errors, similarities)
     outputs.say(f"wrote {out_path}: {len(image_set)} reconstructions\n{format_scores(scores)}")
     return scores
@@ -185,8 +190,7 @@ def test_classifier(test_path: str, model_path: str, mixture_path: str, out_path
     network = load_network(model_path)
     classifier = load_classifier(mixture_path, network, model_path)
     predicted = classifier.predict(network.encode_set(image_set))
-    text = PREDICTIONS_HEADER + "\n" + "\n".join(map(str, predicted.tolist())) + "\n"
-    checkpoint.atomic_write(out_path, lambda handle: handle.write(text.encode()))
+    checkpoint.atomic_write(out_path, lambda handle: write_predictions(handle, predicted))
     outputs.say(f"wrote {out_path}: {len(predicted)} predictions")
     if image_set.labels is None:
         return None
@@ -230,6 +234,13 @@ def _score_sets(truth: ImageSet, output: ImageSet, batch: int = 4096) -> dict:
         errors.append(mse(truth_batch, output_batch))
         similarities.append(ssim(truth_batch, output_batch))
     return summarise_reconstruction(np.concatenate(errors), np.concatenate(similarities))
+
+
+def write_predictions(handle, predicted: np.ndarray, rows: int = 65536) -> None:
+    """vae.csv: the header, then one label per line, written in blocks so memory stays bounded."""
+    handle.write(f"{PREDICTIONS_HEADER}\n".encode())
+    for start in range(0, len(predicted), rows):
+        handle.write(("\n".join(map(str, predicted[start:start + rows].tolist())) + "\n").encode())
 
 
 def read_predictions(path: str, count: int) -> np.ndarray:

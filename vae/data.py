@@ -11,7 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vae.errors import InputError, open_for_reading
+from vae.errors import InputError, first_line, open_for_reading
 
 IMAGE_SIDE = 28
 PIXELS = IMAGE_SIDE * IMAGE_SIDE
@@ -82,7 +82,7 @@ def _read_npz(path: str, labels: str) -> dict[str, np.ndarray]:
         except InputError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
-            raise InputError(f"{path}: not a readable .npz file ({_first_line(error)})") from None
+            raise InputError(f"{path}: not a readable .npz file ({first_line(error)})") from None
 
 
 def _validate_images(path: str, data: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -131,8 +131,3 @@ def _validate_labels(path: str, labels: np.ndarray, count: int) -> np.ndarray:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(size) for size in shape) if shape else "() (a scalar)"
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -11,7 +11,6 @@
 import argparse
 import gzip
 import hashlib
-import io
 import os
 import struct
 import sys
@@ -43,9 +42,7 @@ IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtyp
 
 def save_npz(path: str, images: np.ndarray, labels: np.ndarray | None = None) -> None:
     arrays = {"data": images} if labels is None else {"data": images, "labels": labels}
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+    atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
 # ------------------------------------------------------------------------------------------ MNIST

@@ -19,3 +19,9 @@ def open_for_reading(path: str, what: str) -> BinaryIO:
         raise InputError(f"{path}: permission denied") from None
     except OSError as error:
         raise InputError(f"{path}: cannot open ({error.strerror or error})") from None
+
+
+def first_line(error: Exception) -> str:
+    """An exception's message cut to its first line (its type's name when it has none)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

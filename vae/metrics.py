@@ -8,11 +8,14 @@ scores numpy arrays and serves as a differentiable torch training loss; only the
 differ by backend (shifted additions in numpy, a band-matrix product in torch).
 """
 
+import functools
+
 import numpy as np
 
 WINDOW = 7
 K1, K2 = 0.01, 0.03
-SSIM_CHUNK = 128  # images per numpy pass: large enough to amortise calls, small enough to stay in cache
+SSIM_CHUNK = 48  # images per numpy pass: amortises calls, while every temporary stays small enough
+# (under ~400 KB) to be reused by the allocator instead of mapped afresh; 96 and up measured 3x slower
 
 
 def ssim(truth: np.ndarray, output: np.ndarray) -> np.ndarray:
@@ -20,7 +23,7 @@ def ssim(truth: np.ndarray, output: np.ndarray) -> np.ndarray:
     scores = np.empty(len(truth))
     for start in range(0, len(truth), SSIM_CHUNK):
         part = slice(start, start + SSIM_CHUNK)
-        scores[part] = structural_similarity(truth[part].astype(np.float64), output[part].astype(np.float64))
+        scores[part] = structural_similarity(np.asarray(truth[part], np.float64), np.asarray(output[part], np.float64))
     return scores
 
 
@@ -31,9 +34,15 @@ def window_sums(images):
     # Slide over the whole flattened batch (windows that straddle two rows or images are computed
     # too, and then skipped): two long 1-D passes beat many short per-row ones by about 2x in numpy.
     sums = _slide(_slide(images.reshape(-1), side), 1)
+    return sums[_window_starts(count, side)].reshape(count, inner * inner)
+
+
+@functools.lru_cache(maxsize=8)
+def _window_starts(count: int, side: int) -> np.ndarray:
+    """Flat positions of the windows fully inside each of ``count`` images of side ``side``."""
+    inner = side - WINDOW + 1
     inside = (np.arange(inner)[:, None] * side + np.arange(inner)).reshape(-1)
-    starts = (np.arange(count)[:, None] * (side * side) + inside).reshape(-1)
-    return sums[starts].reshape(count, inner * inner)
+    return (np.arange(count)[:, None] * (side * side) + inside).reshape(-1)
 
 
 def _slide(values, step):
@@ -62,14 +71,16 @@ def structural_similarity(truth, output, sum_windows=window_sums):
     """
     area = float(WINDOW * WINDOW)
     covariance_norm = area / (area - 1)
-    c1, c2 = (area * K1) ** 2, (area * K2) ** 2
+    # Constants scaled by area² for sums instead of means; c2 also divided by the covariance
+    # normaliser, which then cancels from the contrast-structure ratio.
+    c1, c2 = (area * K1) ** 2, (area * K2) ** 2 / covariance_norm
     sum_t, sum_o = sum_windows(truth), sum_windows(output)
     sum_squares = sum_windows(truth * truth + output * output)
     sum_cross = sum_windows(truth * output)
     product = sum_t * sum_o
     squares = sum_t * sum_t + sum_o * sum_o
-    numerator = (2 * product + c1) * (2 * covariance_norm * (area * sum_cross - product) + c2)
-    denominator = (squares + c1) * (covariance_norm * (area * sum_squares - squares) + c2)
+    numerator = (2 * product + c1) * (2 * (area * sum_cross - product) + c2)
+    denominator = (squares + c1) * (area * sum_squares - squares + c2)
     return (numerator / denominator).mean(axis=-1)
 
 

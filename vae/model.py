@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vae.metrics import structural_similarity, window_band
 from vae.config import ModelConfig
+from vae.metrics import structural_similarity, window_band
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU}
 LOG_2PI = math.log(2 * math.pi)

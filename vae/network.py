@@ -24,12 +24,16 @@ def _elu(values: np.ndarray) -> np.ndarray:
 
 
 def _silu(values: np.ndarray) -> np.ndarray:
-    return values / (1 + np.exp(-values))
+    return values * _sigmoid(values)
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 0.5 * (1 + np.tanh(0.5 * values))  # the logistic function, without exp overflow
 
 
 ACTIVATIONS = {"relu": _relu, "elu": _elu, "silu": _silu}
 BATCH = 4096  # images per pass: bounded memory for any N, large enough for fast matrix products
-REFINE_BATCH = 128  # images per refinement pass: each brings REFINE_POINTS² candidate decodings
+REFINE_BATCH = 128  # images per refinement pass: each image brings a grid of candidate decodings
 
 
 @dataclass
@@ -75,8 +79,7 @@ class Network:
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
         """Images decoded from (B, latent_dim) points; shape (B, 784), float32 in [0, 1]."""
-        logits = self._forward(latent.astype(np.float32), self.decoder)
-        return 0.5 * (1 + np.tanh(0.5 * logits))  # the logistic sigmoid, without exp overflow
+        return _sigmoid(self._forward(latent.astype(np.float32), self.decoder))
 
     def refine(self, images: np.ndarray, latent: np.ndarray, span: float = 0.5, points: int = 7, rounds: int = 2) -> np.ndarray:
         """Move each 2-D latent point to the best of a points × points grid around it, ``rounds`` times.

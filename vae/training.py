@@ -40,9 +40,13 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
+    """"auto" is cuda when available, else cpu; ValueError for a device this machine does not have."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA is not available on this machine")
+    return device
 
 
 def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConfig, *, anchors=None, quiet: bool = False) -> tuple[VAE, list[EpochStats]]:
