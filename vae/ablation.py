@@ -26,7 +26,7 @@ DEFAULT_SOURCE = os.path.join(PROJECT, "..", "shared", "data", "mnist_1_4_8_trai
 # name: extra vae.py train options on top of the defaults (see vae/config.py).
 VARIANTS = {
     "default": "",
-    "typical public solution (+ our fast code)": "--prior-components 0 --anchor-weight 0 --beta 1 --beta-final 1 --decoder-epochs 0 --epochs 50 --no-refine",
+    "typical public solution (+ our fast code)": "--prior-components 0 --anchor-weight 0 --beta 1 --beta-final 1 --decoder-epochs 0 --epochs 50 --batch-size 128 --lr 1e-3 --no-refine",
     "standard normal prior, no anchoring": "--prior-components 0 --anchor-weight 0",
     "mixture prior, no anchoring": "--anchor-weight 0",
     "beta 3 to 0.3": "--beta-final 0.3",
