@@ -29,7 +29,7 @@ VARIANTS = {
     "typical public solution (+ our fast code)": "--prior-components 0 --anchor-weight 0 --beta 1 --beta-final 1 --decoder-epochs 0 --epochs 50 --batch-size 128 --lr 1e-3 --no-refine",
     "standard normal prior, no anchoring": "--prior-components 0 --anchor-weight 0",
     "mixture prior, no anchoring": "--anchor-weight 0",
-    "beta 3 to 0.3": "--beta-final 0.3",
+    "constant beta 3": "--beta-final 3",
     "beta 3 to 0.03": "--beta-final 0.03",
     "constant beta 1": "--beta 1 --beta-final 1",
     "constant beta 10": "--beta 10 --beta-final 10",

@@ -40,7 +40,7 @@ class LossWeights:
     """The VAE phase's loss: pixel loss + beta * KL (+ ssim * (1 - SSIM)) (+ anchor * anchoring KL)."""
 
     beta: float = 3.0  # weight of the KL term at the first step (beta-VAE) ...
-    beta_final: float = 3.0  # ... and at the last, geometrically in between (annealing validated worse)
+    beta_final: float = 0.3  # ... and at the last, geometrically in between: clusters first, detail later
     ssim: float = 0.0  # weight of (1 - SSIM) per image, next to the pixel loss
     reconstruction: str = "bce"  # "bce" (Bernoulli likelihood) or "mse"
     # The prior: 0 is the standard normal; K > 1 is K unit Gaussians evenly spaced on a circle of
