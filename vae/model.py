@@ -5,6 +5,7 @@ The layer names here (``encoder.{i}``, ``decoder.{i}``) are the checkpoint's key
 :mod:`vae.network` reads back for inference without torch.
 """
 
+import functools
 import math
 
 import torch
@@ -97,5 +98,10 @@ def anchor_divergence(mu, logvar, targets) -> torch.Tensor:
 
 def _band_window_sums(images: torch.Tensor) -> torch.Tensor:
     """(N, H, H) -> (N, windows) as band @ image @ bandᵀ: two small matrix products, fast in autograd."""
-    band = torch.from_numpy(window_band(images.shape[-1])).to(images.device, images.dtype)
+    band = _band(images.shape[-1], images.dtype, images.device)
     return (band @ images @ band.T).flatten(1)
+
+
+@functools.lru_cache(maxsize=8)
+def _band(side: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(window_band(side)).to(device, dtype)
