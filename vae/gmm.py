@@ -159,9 +159,13 @@ class MixtureClassifier:
         resp, _ = self.mixture.responsibilities(points)
         return np.stack([resp[:, self.component_labels == label].sum(axis=1) for label in self.classes], axis=1)
 
-    def predict(self, points: np.ndarray) -> np.ndarray:
-        """The most probable class of each (N, D) point; shape (N,)."""
-        return self.classes[self.class_posteriors(points).argmax(axis=1)]
+    def predict(self, points: np.ndarray, block: int = 65536) -> np.ndarray:
+        """The most probable class of each (N, D) point; shape (N,). Blocks keep temporaries bounded."""
+        predicted = np.empty(len(points), dtype=self.classes.dtype)
+        for start in range(0, len(points), block):
+            part = slice(start, start + block)
+            predicted[part] = self.classes[self.class_posteriors(points[part]).argmax(axis=1)]
+        return predicted
 
     def to_params(self) -> dict:
         """The plain dict stored in gmm_params.pkl (builtins and numpy arrays only)."""
