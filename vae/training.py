@@ -58,7 +58,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     device = resolve_device(config.device)
     model = VAE(model_config).to(device)
     data = torch.from_numpy(images).to(device)
-    steps = math.ceil(len(data) / config.batch_size) * (config.epochs + config.decoder_epochs)
+    steps = math.ceil(len(data) / config.batch_size) * config.epochs + math.ceil(len(data) / config.decoder_batch_size) * config.decoder_epochs
     shuffler = torch.Generator().manual_seed(config.seed)
     start = time.perf_counter()
 
@@ -88,7 +88,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     # As a context manager the bar is closed (its line cleared) however training ends, Ctrl-C included.
     with tqdm(total=steps, desc="training", unit="batch", file=sys.stderr, disable=quiet, leave=False) as progress:
         model.train()
-        history = _optimise("vae", model.parameters(), vae_step, len(data), config.epochs, config, shuffler, progress, start, quiet)
+        history = _optimise("vae", model.parameters(), vae_step, len(data), config.epochs, config.batch_size, config, shuffler, progress, start, quiet)
         if config.decoder_epochs:
             model.eval()  # the encoder is frozen from here on; its posterior means are what gets decoded
             with torch.no_grad():
@@ -101,24 +101,27 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
                 terms["loss"] = terms["pixel"] + config.decoder_ssim * (1 - terms["ssim"])
                 return terms
 
-            history += _optimise("decoder", model.decoder.parameters(), decoder_step, len(data), config.decoder_epochs, config, shuffler, progress, start, quiet)
+            history += _optimise(
+                "decoder", model.decoder.parameters(), decoder_step, len(data), config.decoder_epochs, config.decoder_batch_size,
+                config, shuffler, progress, start, quiet,
+            )
     model.eval()
     return model, history
 
 
-def _optimise(phase, parameters, step: Callable, count: int, epochs: int, config: TrainConfig, shuffler, progress, start, quiet) -> list[EpochStats]:
+def _optimise(phase, parameters, step: Callable, count: int, epochs: int, batch_size: int, config: TrainConfig, shuffler, progress, start, quiet) -> list[EpochStats]:
     """Adam with cosine decay over ``epochs`` shuffled passes; ``step(indices)`` returns the loss terms."""
     parameters = list(parameters)
     optimizer = torch.optim.Adam(parameters, lr=config.lr, foreach=True)
-    batches = math.ceil(count / config.batch_size)
+    batches = math.ceil(count / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * batches)
     device = parameters[0].device
     history = []
     for epoch in range(1, epochs + 1):
         totals: dict[str, float] = {}
         order = torch.randperm(count, generator=shuffler).to(device)
-        for first in range(0, count, config.batch_size):
-            indices = order[first:first + config.batch_size]
+        for first in range(0, count, batch_size):
+            indices = order[first:first + batch_size]
             terms = step(indices)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
