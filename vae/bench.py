@@ -66,44 +66,58 @@ def bench_epoch(images: np.ndarray, repeats: int) -> None:
     anchors = (images[:15], np.arange(15) % 3)  # 15 anchor images, as a VAL set brings
     config = TrainConfig(epochs=1, decoder_epochs=1)
     config.loss.prior_components = 3
+    train_model(images[:2000], model_config, config, anchors=anchors, quiet=True)  # warm-up: thread pools, allocator
     histories = [train_model(images, model_config, config, anchors=anchors, quiet=True)[1] for _ in range(repeats)]
     epochs = {
         "VAE": statistics.median(history[0].seconds for history in histories),
         "decoder": statistics.median(history[1].seconds - history[0].seconds for history in histories),
     }
+    batch_sizes = {"VAE": defaults.batch_size, "decoder": defaults.decoder_batch_size}
     for phase, seconds in epochs.items():
-        matmul_seconds = statistics.median(_matmul_epoch(len(images), model_config, defaults.batch_size, phase, torch) for _ in range(repeats))
+        matmul_seconds = statistics.median(_matmul_epoch(len(images), model_config, batch_sizes[phase], phase, torch) for _ in range(repeats))
         ratio = seconds / matmul_seconds
         row(f"{phase} epoch on {len(images):,} images vs the same epoch's matrix products alone", f"{seconds:.2f} s",
             f"{matmul_seconds:.2f} s", f"{ratio:.2f}×", "≤ 2×", ratio <= 2)
 
 
 def _matmul_epoch(count: int, config, batch_size: int, phase: str, torch) -> float:
-    """Time the forward and backward matrix products of one epoch: x·Wᵀ, then dY·W and dYᵀ·x per layer."""
+    """Time the matrix products one epoch really performs, on random data of the same shapes.
+
+    Per linear layer: the forward x·Wᵀ, the weight gradient dYᵀ·x and, except for the first layer
+    (whose input needs none), the input gradient dY·W. The decoder phase adds SSIM's window sums: two
+    products per quantity forward for four quantities (truth, output, squares, cross) and the input
+    gradient of both products for the three that depend on the output; the band is a constant.
+    The VAE phase adds the 15 anchor images through the encoder.
+    """
     encoder, decoder = config.layer_sizes()
-    shapes = []
+    side, inner = config.input_side, config.input_side - 6
+
+    def linear(rows, sizes, first_needs_input_grad):
+        """(rows, width in, width out, input gradient?) for each layer of an MLP."""
+        return [(rows, a, b, index > 0 or first_needs_input_grad) for index, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+
+    products = []  # (rows, inner dimension, columns) of each product
     for batch in [batch_size] * (count // batch_size) + ([count % batch_size] if count % batch_size else []):
-        layers = list(zip(decoder[:-1], decoder[1:]))
-        if phase == "VAE":
-            layers = list(zip(encoder[:-1], encoder[1:])) + layers
-        for index, (width_in, width_out) in enumerate(layers):
-            shapes.append((batch, width_in, width_out, index > 0))
-        if phase == "decoder":  # the SSIM window sums: band @ image @ bandᵀ for four images per example, and back
-            shapes += [(batch * 4 * 28, 28, 22, True), (batch * 4 * 22, 28, 22, True)]
-        else:  # the 15 anchor images through the encoder
-            shapes += [(15, a, b, i > 0) for i, (a, b) in enumerate(zip(encoder[:-1], encoder[1:]))]
+        if phase == "VAE":  # images through encoder and decoder (the latent needs its gradient), anchors through the encoder
+            layers = linear(batch, encoder, False) + linear(batch, decoder, True) + linear(15, encoder, False)
+        else:  # the decoder on fixed posterior means
+            layers = linear(batch, decoder, False)
+        for rows, width_in, width_out, input_grad in layers:
+            products += [(rows, width_in, width_out), (width_out, rows, width_in)]  # forward, weight gradient
+            if input_grad:
+                products.append((rows, width_out, width_in))
+        if phase == "decoder":
+            products += [(batch * side, side, inner), (batch * inner, side, inner)] * 4
+            products += [(batch * inner, inner, side), (batch * side, inner, side)] * 3
     tensors = {}
-    for batch, width_in, width_out, _ in shapes:
-        key = (batch, width_in, width_out)
-        if key not in tensors:
-            tensors[key] = (torch.randn(batch, width_in), torch.randn(width_out, width_in), torch.randn(batch, width_out))
+    for shape in products:
+        if shape not in tensors:
+            rows, middle, columns = shape
+            tensors[shape] = (torch.randn(rows, middle), torch.randn(middle, columns))
     start = time.perf_counter()
-    for batch, width_in, width_out, input_grad in shapes:
-        x, weight, grad = tensors[(batch, width_in, width_out)]
-        x @ weight.T  # forward
-        grad.T @ x  # gradient of the weights
-        if input_grad:
-            grad @ weight  # gradient of the inputs
+    for shape in products:
+        left, right = tensors[shape]
+        left @ right
     return time.perf_counter() - start
 
 
@@ -318,7 +332,7 @@ def main(argv=None) -> int:
         write_sets(experiment_split(images, source.labels), split_dir)
         val = os.path.join(split_dir, "val.npz")
         model, mixture = bench_train(args.source, val, work, repeats)
-        bench_epoch(source.images(), repeats)
+        bench_epoch(source.images(), max(repeats, 5))
         bench_mixture(model, args.source, val, repeats)
         ours = bench_public(split_dir, work, 5 if args.quick else 50)
         test = load_image_set(os.path.join(split_dir, "test.npz"), labels="required")
