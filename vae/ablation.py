@@ -35,7 +35,7 @@ VARIANTS = {
     "constant beta 10": "--beta 10 --beta-final 10",
     "beta 10 to 3": "--beta 10 --beta-final 3",
     "batch 128": "--batch-size 128 --decoder-batch-size 128 --lr 1e-3",
-    "decoder batch 256": "--decoder-batch-size 256",
+    "decoder batch 512": "--decoder-batch-size 512",
     "VAE 20 epochs": "--epochs 20",
     "VAE 40 epochs (over the time budget)": "--epochs 40",
     "decoder 10 epochs": "--decoder-epochs 10",

@@ -5,7 +5,7 @@ place, so an interrupted run leaves the old file or the new one, never half of o
 
 Nothing here executes code from a file it reads. ``vae.pth`` is what ``torch.save`` writes (a zip
 holding a pickle and raw tensor storages). It is loadable with ``torch.load(path, weights_only=True)``;
-we read it without importing torch (about 2 s of start-up) through an unpickler that admits only
+we read it without importing torch (about 1.5 s of start-up here) through an unpickler that admits only
 the tensor-rebuilding names that ``weights_only`` admits for plain tensors. ``gmm_params.pkl`` is
 read by an unpickler that admits only what our writer writes: builtins and numpy arrays.
 """

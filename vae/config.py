@@ -65,7 +65,7 @@ class TrainConfig:
     decoder_epochs: int = 15  # phase 2: the decoder alone, on the frozen encoder's posterior means
     decoder_ssim: float = 5000.0  # weight of (1 - SSIM) in phase 2
     batch_size: int = 256  # images per step of phase 1
-    decoder_batch_size: int = 512  # ... and of phase 2, where fixed inputs let larger steps pay
+    decoder_batch_size: int = 256  # ... and of phase 2 (512 is a little faster, and scores 0.0013 lower SSIM)
     lr: float = 2e-3  # peak of a cosine schedule, in each phase
     loss: LossWeights = field(default_factory=LossWeights)
     seed: int = 0

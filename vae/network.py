@@ -1,6 +1,6 @@
 """A trained VAE's deterministic passes (image -> latent mean, latent -> image) in numpy.
 
-The test commands use this instead of the torch model: importing torch alone takes about 2 s on
+The test commands use this instead of the torch model: importing torch alone takes about 1.5 s on
 a 2-core machine, longer than the whole classification of thousands of images. It reads the same
 weights (``encoder.{i}.weight`` ... as named by :class:`vae.model.VAE`); tests check that both give
 the same numbers.
