@@ -37,7 +37,7 @@ VARIANTS = {
     "batch 128": "--batch-size 128 --decoder-batch-size 128 --lr 1e-3",
     "decoder batch 512": "--decoder-batch-size 512",
     "VAE 20 epochs": "--epochs 20",
-    "VAE 40 epochs (over the time budget)": "--epochs 40",
+    "VAE 40 epochs": "--epochs 40",
     "decoder 10 epochs": "--decoder-epochs 10",
     "decoder 30 epochs": "--decoder-epochs 30",
     "prior radius 6": "--prior-radius 6",
