@@ -17,7 +17,7 @@ from vae.data import IMAGE_SIDE, ImageSet, load_image_set
 from vae.errors import InputError, first_line, open_for_reading
 from vae.gmm import MixtureClassifier, fit_classifier
 from vae.config import MixtureOptions, ModelConfig, TrainConfig
-from vae.metrics import classification_scores, mse, ssim, summarise_reconstruction
+from vae.metrics import batched_reconstruction_scores, classification_scores
 from vae.network import BATCH, REFINE_BATCH, Network
 
 RECONSTRUCTION_FILE = "vae_reconstructed.npz"
@@ -154,13 +154,14 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
     network = load_network(model_path)
     side = network.config.input_side
     reconstructed = np.empty((len(image_set), side, side), dtype=np.float32)
-    errors, similarities = np.empty(len(image_set)), np.empty(len(image_set))
-    for part, images, decoded in _reconstructed_batches(network, image_set, refine):
-        reconstructed[part] = decoded
-        truth = images.reshape(decoded.shape)
-        errors[part], similarities[part] = mse(truth, decoded), ssim(truth, decoded)  # scored batch by batch: no copy of the input
+
+    def scored_batches():
+        for part, images, decoded in _reconstructed_batches(network, image_set, refine):
+            reconstructed[part] = decoded
+            yield images.reshape(decoded.shape), decoded
+
+    scores = batched_reconstruction_scores(scored_batches())
     checkpoint.atomic_write(out_path, lambda handle: np.savez(handle, data=reconstructed.reshape(image_set.stored_shape)))
-    scores = summarise_reconstruction(errors, similarities)
     outputs.say(f"wrote {out_path}: {len(image_set)} reconstructions\n{format_scores(scores)}")
     return scores
 
@@ -220,20 +221,11 @@ def evaluate(truth_path: str, output_paths: list[str], outputs: Outputs) -> dict
             output = load_image_set(path, labels="ignored")
             if len(output) != len(truth):
                 raise InputError(f"{path}: has {len(output)} images but {truth_path} has {len(truth)}")
-            results[path] = _score_sets(truth, output)
+            side = IMAGE_SIDE
+            pairs = zip(truth.batches(BATCH), output.batches(BATCH))
+            results[path] = batched_reconstruction_scores((t.reshape(-1, side, side), o.reshape(-1, side, side)) for t, o in pairs)
         outputs.say(f"{path} against {truth_path}:\n{format_scores(results[path])}")
     return results
-
-
-def _score_sets(truth: ImageSet, output: ImageSet, batch: int = 4096) -> dict:
-    """Reconstruction scores of one image set against another, batch by batch."""
-    side = IMAGE_SIDE
-    errors, similarities = [], []
-    for truth_batch, output_batch in zip(truth.batches(batch), output.batches(batch)):
-        truth_batch, output_batch = truth_batch.reshape(-1, side, side), output_batch.reshape(-1, side, side)
-        errors.append(mse(truth_batch, output_batch))
-        similarities.append(ssim(truth_batch, output_batch))
-    return summarise_reconstruction(np.concatenate(errors), np.concatenate(similarities))
 
 
 def write_predictions(handle, predicted: np.ndarray, rows: int = 65536) -> None:

@@ -98,11 +98,16 @@ def mse(truth: np.ndarray, output: np.ndarray) -> np.ndarray:
 
 def reconstruction_scores(truth: np.ndarray, output: np.ndarray) -> dict[str, float]:
     """Mean MSE, mean SSIM and the recon score (1 - MSE + SSIM) / 2 over (N, H, H) images in [0, 1]."""
-    return summarise_reconstruction(mse(truth, output), ssim(truth, output))
+    return batched_reconstruction_scores([(truth, output)])
 
 
-def summarise_reconstruction(errors: np.ndarray, similarities: np.ndarray) -> dict[str, float]:
-    """Means of per-image MSE (N,) and SSIM (N,), and of the recon score."""
+def batched_reconstruction_scores(pairs) -> dict[str, float]:
+    """The same over the images of (truth (B, H, H), output (B, H, H)) batches: no copy of the whole set."""
+    errors, similarities = [], []
+    for truth, output in pairs:
+        errors.append(mse(truth, output))
+        similarities.append(ssim(truth, output))
+    errors, similarities = np.concatenate(errors), np.concatenate(similarities)
     return {
         "mse": float(errors.mean()),
         "ssim": float(similarities.mean()),
