@@ -147,21 +147,19 @@ def _train_options(args):
 
 
 def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
+    return _checked(kind, lambda value: value > 0, "> 0")
 
 
 def _non_negative(kind):
+    return _checked(kind, lambda value: value >= 0, ">= 0")
+
+
+def _checked(kind, accept, wording: str):
+    """An argparse type: ``kind(text)``, refused unless ``accept(value)``; NaN is refused by both bounds."""
     def parse(text: str):
         value = kind(text)
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wording}, got {text}")
         return value
 
     parse.__name__ = kind.__name__
