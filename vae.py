@@ -43,13 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("model and training (train)")
     model.add_argument("--epochs", type=_positive(int), default=train_defaults.epochs, help="passes over TRAIN training the VAE (default %(default)s)")
     model.add_argument("--decoder-epochs", type=_non_negative(int), default=train_defaults.decoder_epochs,
-                       help="then passes training the decoder alone on the frozen posterior means (default %(default)s)")
+                       help="then passes training the decoder alone, the encoder frozen (default %(default)s)")
     model.add_argument("--decoder-ssim-weight", type=_non_negative(float), default=train_defaults.decoder_ssim,
                        help="weight of (1 - SSIM) in the decoder passes (default %(default)s)")
     model.add_argument("--batch-size", type=_positive(int), default=train_defaults.batch_size, help="images per step of the VAE passes (default %(default)s)")
     model.add_argument("--decoder-batch-size", type=_positive(int), default=train_defaults.decoder_batch_size,
                        help="images per step of the decoder passes (default %(default)s)")
     model.add_argument("--lr", type=_positive(float), default=train_defaults.lr, help="peak learning rate of Adam, cosine decay (default %(default)s)")
+    model.add_argument("--latent-lr", type=_non_negative(float), default=train_defaults.latent_lr,
+                       help="peak learning rate of the training images' latent offsets in the decoder passes (0: decode the means; default %(default)s)")
     model.add_argument("--beta", type=_non_negative(float), default=loss_defaults.beta, help="weight of the KL term at the start (default %(default)s)")
     model.add_argument("--beta-final", type=_non_negative(float), default=loss_defaults.beta_final,
                        help="... and at the end of the VAE passes, geometrically in between (default %(default)s)")
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--anchor-weight", type=_non_negative(float), default=loss_defaults.anchor,
                        help="pull VAL's labelled images to their class's prior component (0: no labels in training; default %(default)s)")
     model.add_argument("--latent-dim", type=_positive(int), default=model_defaults.latent_dim, help="latent size (default %(default)s)")
-    model.add_argument("--hidden", type=_widths, default=model_defaults.hidden, help="encoder layer widths, decoder mirrored (default %s)" % ",".join(map(str, model_defaults.hidden)))
+    model.add_argument("--hidden", type=_widths, default=model_defaults.hidden, help="encoder layer widths (default %s)" % ",".join(map(str, model_defaults.hidden)))
+    model.add_argument("--decoder-hidden", type=_widths, default=model_defaults.decoder_hidden,
+                       help="decoder layer widths from the latent outwards (default %s)" % ",".join(map(str, model_defaults.decoder_hidden)))
     model.add_argument("--activation", choices=("relu", "elu", "silu"), default=model_defaults.activation, help="(default %(default)s)")
     model.add_argument("--seed", type=_non_negative(int), default=0, help="seeds torch and numpy (default %(default)s)")
     model.add_argument("--device", default=train_defaults.device, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
@@ -137,10 +141,10 @@ def _train_options(args):
         prior_components=args.prior_components, prior_radius=args.prior_radius, anchor=args.anchor_weight,
     )
     return (
-        ModelConfig(latent_dim=args.latent_dim, hidden=args.hidden, activation=args.activation),
+        ModelConfig(latent_dim=args.latent_dim, hidden=args.hidden, decoder_hidden=args.decoder_hidden, activation=args.activation),
         TrainConfig(
             epochs=args.epochs, decoder_epochs=args.decoder_epochs, decoder_ssim=args.decoder_ssim_weight,
-            batch_size=args.batch_size, decoder_batch_size=args.decoder_batch_size, lr=args.lr, loss=loss, seed=args.seed, device=args.device,
+            batch_size=args.batch_size, decoder_batch_size=args.decoder_batch_size, lr=args.lr, latent_lr=args.latent_lr, loss=loss, seed=args.seed, device=args.device,
         ),
         MixtureOptions(components_per_class=args.components_per_class, reg_covar=args.reg_covar),
     )

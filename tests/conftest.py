@@ -69,7 +69,7 @@ def shape_sets(tmp_path_factory):
 
 
 # Few epochs and a small network: the end-to-end tests check behaviour, not quality.
-FAST = ["--epochs", "25", "--batch-size", "64", "--hidden", "64,32", "--quiet"]
+FAST = ["--epochs", "25", "--batch-size", "64", "--hidden", "64,32", "--decoder-hidden", "32,64", "--quiet"]
 
 
 @pytest.fixture(scope="session")

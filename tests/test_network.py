@@ -13,10 +13,10 @@ from vae.model import VAE
 from vae.network import Network
 
 
-@pytest.mark.parametrize("activation", ["relu", "elu", "silu"])
-def test_numpy_passes_equal_the_torch_model(activation):
+@pytest.mark.parametrize("activation, decoder_hidden", [("relu", None), ("elu", (8, 16, 32)), ("silu", (40,))])
+def test_numpy_passes_equal_the_torch_model(activation, decoder_hidden):
     torch.manual_seed(0)
-    config = ModelConfig(hidden=(64, 32), activation=activation)
+    config = ModelConfig(hidden=(64, 32), decoder_hidden=decoder_hidden, activation=activation)
     model = VAE(config).eval()
     network = Network.from_state(config, {k: v.numpy() for k, v in model.state_dict().items()})
     images = torch.rand(50, 784)
@@ -45,6 +45,18 @@ def test_checkpoint_reads_back_equal_to_torch_load_weights_only(tmp_path):
         np.testing.assert_array_equal(state[name], tensor.numpy())
     fresh = VAE(config)
     fresh.load_state_dict(reference["state_dict"])  # the usual load_state_dict pattern works too
+
+
+def test_a_checkpoint_without_decoder_widths_has_a_mirrored_decoder(tmp_path):
+    mirrored = ModelConfig(hidden=(16, 8), decoder_hidden=None)
+    path, model = saved(tmp_path, mirrored)
+    older = str(tmp_path / "older.pth")  # as written before decoder widths were saved: no such key
+    rewrite_pickle(path, older, lambda data: data.replace(b"\x0e\x00\x00\x00decoder_hidden", b"\x0e\x00\x00\x00unused_key____"))
+    with zipfile.ZipFile(older) as archive:
+        assert b"decoder_hidden" not in archive.read(next(name for name in archive.namelist() if name.endswith("data.pkl")))
+    config, state, _ = checkpoint.load_model(older)
+    assert config == mirrored and config.layer_sizes()[1] == [2, 8, 16, 784]
+    Network.from_state(config, state)
 
 
 def test_non_contiguous_and_offset_tensors_read_correctly(tmp_path):

@@ -100,8 +100,8 @@ def _matmul_epoch(count: int, config, batch_size: int, phase: str, torch) -> flo
     for batch in [batch_size] * (count // batch_size) + ([count % batch_size] if count % batch_size else []):
         if phase == "VAE":  # images through encoder and decoder (the latent needs its gradient), anchors through the encoder
             layers = linear(batch, encoder, False) + linear(batch, decoder, True) + linear(15, encoder, False)
-        else:  # the decoder on fixed posterior means
-            layers = linear(batch, decoder, False)
+        else:  # the decoder on fixed posterior means plus offsets (which need their gradient)
+            layers = linear(batch, decoder, True)
         for rows, width_in, width_out, input_grad in layers:
             products += [(rows, width_in, width_out), (width_out, rows, width_in)]  # forward, weight gradient
             if input_grad:
@@ -234,7 +234,7 @@ def public_solution(split_dir: str, epochs: int = 50) -> dict:
     val = load_image_set(os.path.join(split_dir, "val.npz"), labels="required")
     test = load_image_set(os.path.join(split_dir, "test.npz"), labels="required")
     torch.manual_seed(0)
-    config = ModelConfig(hidden=(512, 256))
+    config = ModelConfig(hidden=(512, 256), decoder_hidden=(256, 512))
     model = VAE(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = torch.from_numpy(train)

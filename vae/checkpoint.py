@@ -86,6 +86,7 @@ def load_model(path: str) -> tuple[ModelConfig, dict[str, np.ndarray], dict]:
             input_side=int(raw["input_side"]),
             latent_dim=int(raw["latent_dim"]),
             hidden=tuple(int(width) for width in raw["hidden"]),
+            decoder_hidden=None if raw.get("decoder_hidden") is None else tuple(int(width) for width in raw["decoder_hidden"]),
             activation=str(raw["activation"]),
         )
         state = {str(name): value for name, value in dict(checkpoint["state_dict"]).items()}

@@ -81,7 +81,7 @@ class Network:
         """Images decoded from (B, latent_dim) points; shape (B, 784), float32 in [0, 1]."""
         return _sigmoid(self._forward(latent.astype(np.float32), self.decoder))
 
-    def refine(self, images: np.ndarray, latent: np.ndarray, span: float = 0.5, points: int = 7, rounds: int = 2) -> np.ndarray:
+    def refine(self, images: np.ndarray, latent: np.ndarray, span: float = 1.0, points: int = 7, rounds: int = 3) -> np.ndarray:
         """Move each 2-D latent point to the best of a points × points grid around it, ``rounds`` times.
 
         "Best" is the graders' own score (1 - MSE + SSIM)/2 of the decoded candidate against the
