@@ -31,9 +31,9 @@ def scores(tmp_path_factory):
 
 
 def test_classification_f1_average(scores):
-    assert scores["f1_average"] >= 0.97  # issue #2's bar; measured 0.97x-0.98x (README)
+    assert scores["f1_average"] >= 0.97  # issue #2's bar (issue #3's 0.985 is not reached: README)
 
 
 def test_reconstruction_ssim_and_score(scores):
-    assert scores["ssim"] >= 0.70
-    assert scores["score"] >= 0.83
+    assert scores["ssim"] >= 0.75  # issue #3's bars
+    assert scores["score"] >= 0.86
