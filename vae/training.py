@@ -96,7 +96,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
             with torch.no_grad():
                 means = torch.cat([model.encode(batch)[0] for batch in data.split(4096)])
 
-            offsets = torch.zeros_like(means, requires_grad=True)  # (N, latent_dim), one row per training image
+            offsets = torch.zeros_like(means, requires_grad=bool(config.latent_lr))  # (N, latent_dim), one per training image
 
             def decoder_step(indices):
                 batch = data[indices]
@@ -122,10 +122,9 @@ def _optimise(phase, parameters, step: Callable, count: int, epochs: int, batch_
     ``parameters``: tensors, or Adam's parameter groups (a group may set its own peak ``lr``).
     """
     optimizer = torch.optim.Adam(parameters, lr=config.lr, fused=True)  # fused: foreach Adam took 13% of a decoder epoch
-    parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
     batches = math.ceil(count / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * batches)
-    device = parameters[0].device
+    device = optimizer.param_groups[0]["params"][0].device
     history = []
     for epoch in range(1, epochs + 1):
         totals: dict[str, float] = {}
