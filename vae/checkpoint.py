@@ -85,8 +85,8 @@ def load_model(path: str) -> tuple[ModelConfig, dict[str, np.ndarray], dict]:
         config = ModelConfig(
             input_side=int(raw["input_side"]),
             latent_dim=int(raw["latent_dim"]),
-            hidden=tuple(int(width) for width in raw["hidden"]),
-            decoder_hidden=None if raw.get("decoder_hidden") is None else tuple(int(width) for width in raw["decoder_hidden"]),
+            hidden=_widths(raw["hidden"]),
+            decoder_hidden=None if raw.get("decoder_hidden") is None else _widths(raw["decoder_hidden"]),  # None: older files
             activation=str(raw["activation"]),
         )
         state = {str(name): value for name, value in dict(checkpoint["state_dict"]).items()}
@@ -96,6 +96,10 @@ def load_model(path: str) -> tuple[ModelConfig, dict[str, np.ndarray], dict]:
         raise InputError(f"{path}: damaged checkpoint (its weights are not all tensors)")
     record = checkpoint.get("record") if isinstance(checkpoint.get("record"), dict) else {}
     return config, state, record
+
+
+def _widths(values) -> tuple[int, ...]:
+    return tuple(int(width) for width in values)
 
 
 _STORAGE_DTYPES = {
