@@ -66,7 +66,7 @@ def bench_epoch(images: np.ndarray, repeats: int) -> None:
     from vae.config import ModelConfig, TrainConfig
     from vae.training import train_model
 
-    model_config, defaults = ModelConfig(), TrainConfig()
+    model_config = ModelConfig()
     anchors = (images[:15], np.arange(15) % 3)  # 15 anchor images, as a VAL set brings
     config = TrainConfig(epochs=2, decoder_epochs=2)
     config.loss.prior_components = 3
@@ -76,7 +76,7 @@ def bench_epoch(images: np.ndarray, repeats: int) -> None:
         "VAE": statistics.median(history[1].seconds - history[0].seconds for history in histories),
         "decoder": statistics.median(history[3].seconds - history[2].seconds for history in histories),
     }
-    batch_sizes = {"VAE": defaults.batch_size, "decoder": defaults.decoder_batch_size}
+    batch_sizes = {"VAE": config.batch_size, "decoder": config.decoder_batch_size}
     for phase, seconds in epochs.items():
         matmul_seconds = statistics.median(_matmul_epoch(len(images), model_config, batch_sizes[phase], phase, torch) for _ in range(repeats))
         ratio = seconds / matmul_seconds
