@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="0: standard normal prior; K: K separated unit Gaussians (default: one per VAL class)")
     model.add_argument("--prior-radius", type=_positive(float), default=loss_defaults.prior_radius, help="distance of those Gaussians from the origin (default %(default)s)")
     model.add_argument("--anchor-weight", type=_non_negative(float), default=loss_defaults.anchor,
-                       help="pull VAL's labelled images to their class's prior component (0: no labels in training; default %(default)s)")
+                       help="pull VAL's labelled images to their class's prior component (0: off; default %(default)s)")
+    model.add_argument("--propagation-weight", type=_non_negative(float), default=loss_defaults.propagation,
+                       help="spread VAL's labels over TRAIN's nearest-neighbour graph and pull each image to its class's prior component (0: off; default %(default)s)")
     model.add_argument("--latent-dim", type=_positive(int), default=model_defaults.latent_dim, help="latent size (default %(default)s)")
     model.add_argument("--hidden", type=_widths, default=model_defaults.hidden, help="encoder layer widths (default %s)" % ",".join(map(str, model_defaults.hidden)))
     model.add_argument("--decoder-hidden", type=_widths, default=model_defaults.decoder_hidden,
@@ -139,6 +141,7 @@ def _train_options(args):
     loss = LossWeights(
         beta=args.beta, beta_final=args.beta_final, ssim=args.ssim_weight, reconstruction=args.reconstruction_loss,
         prior_components=args.prior_components, prior_radius=args.prior_radius, anchor=args.anchor_weight,
+        propagation=args.propagation_weight,
     )
     return (
         ModelConfig(latent_dim=args.latent_dim, hidden=args.hidden, decoder_hidden=args.decoder_hidden, activation=args.activation),

@@ -137,6 +137,10 @@ CASES = {
     "one latent dimension with the mixture prior": (
         lambda f: [f.sets["train"], f.sets["val"], "train", "vae.pth", "gmm_params.pkl", "--latent-dim", "1"], ["--latent-dim 1", "at least 2"],
     ),
+    "label terms with another number of prior components": (
+        lambda f: [f.sets["train"], f.sets["val"], "train", "vae.pth", "gmm_params.pkl", "--prior-components", "2", "--anchor-weight", "0"],
+        ["--propagation-weight", "one prior component per class", "--prior-components 2"],
+    ),
     "a device this machine lacks": (
         lambda f: [f.sets["train"], f.sets["val"], "train", "vae.pth", "gmm_params.pkl", "--device", "cuda:7" if not torch.cuda.is_available() else "nonsense"],
         ["--device"],

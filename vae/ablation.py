@@ -26,9 +26,13 @@ DEFAULT_SOURCE = os.path.join(PROJECT, "..", "shared", "data", "mnist_1_4_8_trai
 # name: extra vae.py train options on top of the defaults (see vae/config.py).
 VARIANTS = {
     "default": "",
-    "typical public solution (+ our fast code)": "--prior-components 0 --anchor-weight 0 --beta 1 --beta-final 1 --decoder-epochs 0 --epochs 50 --batch-size 128 --lr 1e-3 --decoder-hidden 256,512 --no-refine",
-    "standard normal prior, no anchoring": "--prior-components 0 --anchor-weight 0",
-    "mixture prior, no anchoring": "--anchor-weight 0",
+    "typical public solution (+ our fast code)": "--prior-components 0 --anchor-weight 0 --propagation-weight 0 --beta 1 --beta-final 1 --decoder-epochs 0 --epochs 50 --batch-size 128 --lr 1e-3 --decoder-hidden 256,512 --no-refine",
+    "standard normal prior, no label terms": "--prior-components 0 --anchor-weight 0 --propagation-weight 0",
+    "mixture prior, no label terms": "--anchor-weight 0 --propagation-weight 0",
+    "no label propagation": "--propagation-weight 0",
+    "propagation weight 10": "--propagation-weight 10",
+    "propagation weight 100": "--propagation-weight 100",
+    "no anchoring (propagation only)": "--anchor-weight 0",
     "constant beta 3": "--beta-final 3",
     "beta 3 to 0.03": "--beta-final 0.03",
     "constant beta 1": "--beta 1 --beta-final 1",

@@ -52,7 +52,9 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
     if len(classes) < 2:
         raise InputError(f"{val_path}: its labels name only one class ({classes[0]}); the classifier needs at least two")
 
-    from vae.training import describe, resolve_device, train_model  # torch only here: the test commands never need it
+    # torch and scipy only here: the test commands never need them
+    from vae.propagation import describe_propagation, propagate_image_labels
+    from vae.training import describe, resolve_device, train_model
 
     try:
         resolve_device(train_config.device)
@@ -63,20 +65,24 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
         train_config = replace(train_config, loss=replace(train_config.loss, prior_components=len(classes)))
     if train_config.loss.prior_components and model_config.latent_dim < 2:
         raise InputError(f"--latent-dim {model_config.latent_dim}: the mixture prior needs at least 2 latent dimensions; or use --prior-components 0")
-    anchors = None
-    if train_config.loss.anchor:
-        if train_config.loss.prior_components != len(classes):
+    for option, weight in (("--anchor-weight", train_config.loss.anchor), ("--propagation-weight", train_config.loss.propagation)):
+        if weight and train_config.loss.prior_components != len(classes):
             raise InputError(
-                f"anchoring (--anchor-weight {train_config.loss.anchor:g}) needs one prior component per class of {val_path} "
-                f"({len(classes)}), not --prior-components {train_config.loss.prior_components}; or use --anchor-weight 0"
+                f"{option} {weight:g} needs one prior component per class of {val_path} "
+                f"({len(classes)}), not --prior-components {train_config.loss.prior_components}; or use {option} 0"
             )
-        anchors = (val_set.images(), np.searchsorted(classes, val_set.labels))
+    val_classes = np.searchsorted(classes, val_set.labels)
+    anchors = (val_set.images(), val_classes) if train_config.loss.anchor else None
     parameters = model_config.parameter_count()
     if parameters > MAX_PARAMETERS:
         raise InputError(f"--hidden {','.join(map(str, model_config.hidden))}: {parameters:,} parameters, over the limit of {MAX_PARAMETERS:,}")
     outputs.say(f"training on {len(train_set)} images from {train_path} ({parameters:,} parameters, {train_config.epochs} epochs, seed {train_config.seed})")
     start = time.perf_counter()
-    model, history = train_model(train_set.images(), model_config, train_config, anchors=anchors, quiet=outputs.quiet)
+    propagated = None
+    if train_config.loss.propagation:
+        propagated = propagate_image_labels(train_set.images(), val_set.images(), val_classes, len(classes))
+        outputs.say(describe_propagation(propagated, classes))
+    model, history = train_model(train_set.images(), model_config, train_config, anchors=anchors, propagated=propagated, quiet=outputs.quiet)
     train_seconds = time.perf_counter() - start
 
     state = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}

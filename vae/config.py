@@ -41,7 +41,8 @@ class ModelConfig:
 
 @dataclass
 class LossWeights:
-    """The VAE phase's loss: pixel loss + beta * KL (+ ssim * (1 - SSIM)) (+ anchor * anchoring KL)."""
+    """The VAE phase's loss: pixel loss + beta * KL (+ ssim * (1 - SSIM)) (+ anchor * anchoring KL)
+    (+ propagation * the propagated labels' cross-entropy)."""
 
     beta: float = 3.0  # weight of the KL term at the first step (beta-VAE) ...
     beta_final: float = 0.3  # ... and at the last, geometrically in between: clusters first, detail later
@@ -53,8 +54,13 @@ class LossWeights:
     prior_radius: float = 4.0
     # Semi-supervised anchoring: weight of KL(q(z | x) || the prior component of x's class) for
     # each of the validation set's labelled images, added to every training step. It fixes which
-    # prior component holds which class; 0 trains without any label (needs one component per class).
+    # prior component holds which class. 0: none; else needs one prior component per class.
     anchor: float = 100.0
+    # Weight of the cross-entropy between each training image's propagated label (VAL's labels
+    # spread over the training images' neighbour graph, vae.propagation) and the prior component its
+    # latent falls in. Unlike the KL it is not annealed: it keeps the classes apart to the end.
+    # 0: no propagation; else needs one prior component per class.
+    propagation: float = 30.0
 
     def beta_at(self, fraction: float) -> float:
         """The KL weight after ``fraction`` (0..1) of the VAE phase: geometric, or linear when an end is 0."""

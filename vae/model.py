@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from vae.config import ModelConfig
 from vae.metrics import structural_similarity, window_band
+from vae.propagation import UNREACHED
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU}
 LOG_2PI = math.log(2 * math.pi)
@@ -86,9 +87,21 @@ def kl_divergence(mu, logvar, latent, prior_components: int, prior_radius: float
     means = prior_means(prior_components, mu.shape[1], prior_radius).to(mu)
     noise = (latent - mu) * torch.exp(-0.5 * logvar)
     log_posterior = -0.5 * torch.sum(noise * noise + logvar + LOG_2PI, dim=1)
+    log_prior = torch.logsumexp(component_log_densities(latent, means), dim=1) - math.log(prior_components)
+    return torch.sum(log_posterior - log_prior) / len(mu)
+
+
+def component_log_densities(latent: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """log N(latent; mean_k, I) for each (B, D) latent and each of the (K, D) prior means; (B, K)."""
     offsets = latent[:, None, :] - means[None, :, :]
-    log_components = -0.5 * torch.sum(offsets * offsets + LOG_2PI, dim=2) - math.log(prior_components)
-    return torch.sum(log_posterior - torch.logsumexp(log_components, dim=1)) / len(mu)
+    return -0.5 * torch.sum(offsets * offsets + LOG_2PI, dim=2)
+
+
+def propagation_loss(latent: torch.Tensor, means: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each image's propagated class under the prior's component posterior, averaged
+    over the batch; (B, D) latents, (K, D) means, (B,) classes where UNREACHED counts nothing."""
+    log_densities = component_log_densities(latent, means)
+    return F.cross_entropy(log_densities, classes, ignore_index=UNREACHED, reduction="sum") / len(latent)
 
 
 def anchor_divergence(mu, logvar, targets) -> torch.Tensor:

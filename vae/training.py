@@ -1,7 +1,9 @@
 """The seeded training loop, in two phases.
 
-1. The VAE: encoder and decoder on pixel loss + beta * KL (+ an optional SSIM term). This shapes
-   the latent space, hence the classifier.
+1. The VAE: encoder and decoder on pixel loss + beta * KL, plus two terms that place the classes:
+   VAL's labelled images pulled to their class's prior component, and every training image's
+   propagated class (vae.propagation) as a cross-entropy over the components (+ an optional SSIM
+   term). This shapes the latent space, hence the classifier.
 2. The decoder alone (encoder frozen), with pixel loss + an SSIM term: the deterministic decoding
    that test_reconstruction uses, tuned for the graders' score. Each training image is decoded from
    its posterior mean plus a learnt offset of its own, so that the decoder learns to serve the best
@@ -22,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from vae.config import ModelConfig, TrainConfig
-from vae.model import VAE, anchor_divergence, kl_divergence, pixel_loss, prior_means, similarity
+from vae.model import VAE, anchor_divergence, kl_divergence, pixel_loss, prior_means, propagation_loss, similarity
 
 
 @dataclass
@@ -51,10 +53,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConfig, *, anchors=None, quiet: bool = False) -> tuple[VAE, list[EpochStats]]:
+def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConfig, *, anchors=None, propagated=None,
+                quiet: bool = False) -> tuple[VAE, list[EpochStats]]:
     """Train a VAE on (N, 784) float32 images in [0, 1]; returns the model (in eval mode) and per-epoch stats.
 
     ``anchors``: (images (M, 784), prior component of each (M,)) for semi-supervised anchoring, or None.
+    ``propagated``: (N,) each image's propagated class (vae.propagation), for the propagation loss, or None.
     """
     seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -68,6 +72,9 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     if anchors is not None:
         anchor_images = torch.from_numpy(anchors[0]).to(device)
         anchor_targets = prior_means(weights.prior_components, model_config.latent_dim, weights.prior_radius)[anchors[1]].to(device)
+    if propagated is not None:
+        propagated = torch.from_numpy(propagated).to(device)
+        component_means = prior_means(weights.prior_components, model_config.latent_dim, weights.prior_radius).to(device)
     vae_steps = max(1, config.epochs * math.ceil(len(data) / config.batch_size) - 1)
     step_count = [0]
 
@@ -82,6 +89,9 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
         if weights.ssim:
             terms["ssim"] = similarity(batch, logits).mean()
             terms["loss"] = terms["loss"] + weights.ssim * (1 - terms["ssim"])
+        if propagated is not None:
+            terms["propagation"] = propagation_loss(latent, component_means, propagated[indices])
+            terms["loss"] = terms["loss"] + weights.propagation * terms["propagation"]
         if anchors is not None:
             terms["anchor"] = anchor_divergence(*model.encode(anchor_images), anchor_targets) / len(indices)
             terms["loss"] = terms["loss"] + weights.anchor * terms["anchor"]
