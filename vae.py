@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--device", default=train_defaults.device, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     mixture = parser.add_argument_group("mixture (train)")
     mixture.add_argument("--components-per-class", type=_positive(int), default=mixture_defaults.components_per_class, help="(default %(default)s)")
+    mixture.add_argument("--covariance-type", choices=("tied", "full"), default=mixture_defaults.covariance_type,
+                         help="one covariance shared by all components, or one each (default %(default)s)")
     mixture.add_argument("--reg-covar", type=_non_negative(float), default=mixture_defaults.reg_covar, help="added to covariance diagonals (default %(default)s)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="PATH", help="where test_reconstruction / test_classifier write (default: this folder)")
@@ -149,7 +151,7 @@ def _train_options(args):
             epochs=args.epochs, decoder_epochs=args.decoder_epochs, decoder_ssim=args.decoder_ssim_weight,
             batch_size=args.batch_size, decoder_batch_size=args.decoder_batch_size, lr=args.lr, latent_lr=args.latent_lr, loss=loss, seed=args.seed, device=args.device,
         ),
-        MixtureOptions(components_per_class=args.components_per_class, reg_covar=args.reg_covar),
+        MixtureOptions(components_per_class=args.components_per_class, covariance_type=args.covariance_type, reg_covar=args.reg_covar),
     )
 
 

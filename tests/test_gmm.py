@@ -28,26 +28,37 @@ def test_recovers_known_gaussians_from_rough_seeds():
     np.testing.assert_allclose(mixture.weights, TRUE_WEIGHTS, atol=0.02)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
 @pytest.mark.parametrize("seed", range(5))
-def test_log_likelihood_never_decreases(seed):
+def test_log_likelihood_never_decreases(seed, covariance_type):
     rng = np.random.default_rng(seed)
     points, _ = sample(3000, seed)
-    _, report = fit(points, rng.normal(0, 3, size=(4, 2)), tol=0, max_iter=60)
+    _, report = fit(points, rng.normal(0, 3, size=(4, 2)), tol=0, max_iter=60, covariance_type=covariance_type)
     history = np.array(report.history)
     assert len(history) == 60
     assert np.all(np.diff(history) >= -1e-10 * np.abs(history[1:]))
 
 
-def test_matches_sklearn_from_the_same_start():
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_matches_sklearn_from_the_same_start(covariance_type):
     points, _ = sample(4000, 3)
     seeds = TRUE_MEANS + 1.0
-    mixture, report = fit(points, seeds, tol=1e-6, max_iter=300)
+    mixture, report = fit(points, seeds, tol=1e-6, max_iter=300, covariance_type=covariance_type)
     start = fit(points, seeds, max_iter=0)[0]  # our initial weights and covariances, handed to sklearn
-    reference = SklearnMixture(3, covariance_type="full", means_init=seeds, weights_init=start.weights,
-                               precisions_init=np.linalg.inv(start.covariances), tol=1e-6, max_iter=300, reg_covar=1e-6).fit(points)
+    precisions = np.linalg.inv(start.covariances)
+    reference = SklearnMixture(3, covariance_type=covariance_type, means_init=seeds, weights_init=start.weights,
+                               precisions_init=precisions[0] if covariance_type == "tied" else precisions,
+                               tol=1e-6, max_iter=300, reg_covar=1e-6).fit(points)
     assert report.iterations == reference.n_iter_
     assert mixture.score(points) == pytest.approx(reference.score(points), rel=1e-9)
     np.testing.assert_allclose(mixture.means, reference.means_, atol=1e-8)
+    if covariance_type == "tied":
+        np.testing.assert_allclose(mixture.covariances, np.repeat(reference.covariances_[None], 3, axis=0), atol=1e-8)
+
+
+def test_unknown_covariance_type_is_refused():
+    with pytest.raises(ValueError, match="covariance_type"):
+        fit(np.zeros((5, 2)), np.zeros((1, 2)), covariance_type="diag")
 
 
 @pytest.mark.parametrize(
@@ -59,8 +70,9 @@ def test_matches_sklearn_from_the_same_start():
         np.vstack([np.zeros((30, 2)), np.full((30, 2), 1e6)]),  # far apart, one seed never wins a point
     ],
 )
-def test_degenerate_data_never_gives_nan(points):
-    mixture, report = fit(points, np.array([[0.0, 0.0], [5.0, 5.0], [-3.0, 1.0]]), max_iter=50)
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_degenerate_data_never_gives_nan(points, covariance_type):
+    mixture, report = fit(points, np.array([[0.0, 0.0], [5.0, 5.0], [-3.0, 1.0]]), max_iter=50, covariance_type=covariance_type)
     for array in (mixture.weights, mixture.means, mixture.covariances, np.array(report.history)):
         assert np.all(np.isfinite(array))
     assert np.isfinite(report.log_likelihood)

@@ -51,6 +51,7 @@ VARIANTS = {
     "anchor weight 10": "--anchor-weight 10",
     "anchor weight 1000": "--anchor-weight 1000",
     "3 components per class": "--components-per-class 3",
+    "full covariances": "--covariance-type full",
     "reg_covar 1e-2": "--reg-covar 1e-2",
     "no decoder phase": "--decoder-epochs 0",
     "decoder SSIM weight 2000": "--decoder-ssim-weight 2000",

@@ -92,6 +92,7 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
     classifier = fit_classifier(
         train_latent, val_latent, val_set.labels,
         components_per_class=mixture.components_per_class, reg_covar=mixture.reg_covar, tol=mixture.tol, max_iter=mixture.max_iter,
+        covariance_type=mixture.covariance_type,
     )
     total_seconds = time.perf_counter() - start
     record = {

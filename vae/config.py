@@ -86,6 +86,10 @@ class TrainConfig:
 @dataclass
 class MixtureOptions:
     components_per_class: int = 1
+    # "tied": one covariance shared by all components, so the boundaries between classes are straight
+    # lines, as between the prior's equal unit Gaussians that the propagation loss trains the encoder
+    # for; "full": one per component.
+    covariance_type: str = "tied"
     reg_covar: float = 1e-6
     tol: float = 1e-3
     max_iter: int = 200

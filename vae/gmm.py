@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 LOG_2PI = np.log(2 * np.pi)
+COVARIANCE_TYPES = ("full", "tied")
 
 
 @dataclass
@@ -57,13 +58,17 @@ def fit(
     reg_covar: float = 1e-6,
     tol: float = 1e-3,
     max_iter: int = 100,
+    covariance_type: str = "full",
 ) -> tuple[GaussianMixture, FitReport]:
     """Fit a mixture to points (N, D) by EM, starting from the given means (K, D).
 
     Unless given, the weights start equal and every covariance starts as the covariance of all
     points. EM stops when the mean log-likelihood changes by less than ``tol`` (scikit-learn's rule)
-    or after ``max_iter`` iterations.
+    or after ``max_iter`` iterations. ``covariance_type``: "full" (one per component) or "tied"
+    (one shared by all, as scikit-learn's; the boundaries between components are then straight lines).
     """
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}, not {covariance_type!r}")
     points = np.asarray(points, dtype=np.float64)
     if not np.all(np.isfinite(points)):
         raise ValueError("the points contain NaN or infinite values")
@@ -82,14 +87,14 @@ def fit(
     for _ in range(max_iter):
         resp, log_likelihood = mixture.responsibilities(points)
         history.append(float(log_likelihood.mean()))
-        mixture = _maximise(points, resp, reg_covar)
+        mixture = _maximise(points, resp, reg_covar, covariance_type)
         if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
             converged = True
             break
     return mixture, FitReport(converged, len(history), mixture.score(points), history)
 
 
-def _maximise(points: np.ndarray, resp: np.ndarray, reg_covar: float) -> GaussianMixture:
+def _maximise(points: np.ndarray, resp: np.ndarray, reg_covar: float, covariance_type: str) -> GaussianMixture:
     """The M-step: weights, means and covariances that maximise the expected log-likelihood."""
     dim = points.shape[1]
     # The tiny floor keeps a component that lost every point finite (it then sits at the origin with
@@ -98,6 +103,9 @@ def _maximise(points: np.ndarray, resp: np.ndarray, reg_covar: float) -> Gaussia
     means = (resp.T @ points) / totals[:, None]  # (K, D)
     centred = points[None, :, :] - means[:, None, :]  # (K, N, D)
     covariances = np.einsum("kn,knd,kne->kde", resp.T, centred, centred) / totals[:, None, None]
+    if covariance_type == "tied":  # the components' covariances pooled, weighted by their points
+        pooled = np.einsum("k,kde->de", totals, covariances) / totals.sum()
+        covariances = np.repeat(pooled[None], len(totals), axis=0)
     covariances += reg_covar * np.eye(dim)
     return GaussianMixture(totals / totals.sum(), means, _positive_definite(covariances))
 
@@ -248,8 +256,9 @@ def fit_classifier(
     reg_covar: float = 1e-6,
     tol: float = 1e-3,
     max_iter: int = 100,
+    covariance_type: str = "full",
 ) -> MixtureClassifier:
     """Fit a mixture to unlabelled points (N, D), seeded from and labelled by the validation points."""
     means, component_labels = seed_means(val_points, val_labels, components_per_class)
-    mixture, report = fit(train_points, means, reg_covar=reg_covar, tol=tol, max_iter=max_iter)
+    mixture, report = fit(train_points, means, reg_covar=reg_covar, tol=tol, max_iter=max_iter, covariance_type=covariance_type)
     return MixtureClassifier(mixture, component_labels, np.unique(val_labels).astype(np.int64), report)
