@@ -60,7 +60,7 @@ class LossWeights:
     # spread over the training images' neighbour graph, vae.propagation) and the prior component its
     # latent falls in. Unlike the KL it is not annealed: it keeps the classes apart to the end.
     # 0: no propagation; else needs one prior component per class.
-    propagation: float = 30.0
+    propagation: float = 100.0
 
     def beta_at(self, fraction: float) -> float:
         """The KL weight after ``fraction`` (0..1) of the VAE phase: geometric, or linear when an end is 0."""
