@@ -6,7 +6,7 @@ VAE's reconstruction loss alone does not separate from the 1s. Training then ask
 each image in its propagated class's prior component (see vae.training), so the latent, and with it
 the mixture that classifies, learns those chains. Zhou et al., "Learning with local and global
 consistency", NIPS 2004; the graph's kernel follows Zelnik-Manor and Perona, "Self-tuning spectral
-clustering", NIPS 2004. Numpy and scipy.sparse only.
+clustering", NIPS 2004. numpy and scipy.sparse, with torch for the neighbour search.
 """
 
 import math
@@ -20,8 +20,8 @@ UNREACHED = -1  # the propagated class of an image that no label reaches (a part
 def propagate_image_labels(images: np.ndarray, labelled: np.ndarray, classes: np.ndarray, class_count: int) -> np.ndarray:
     """propagate_labels on deskewed images: (N, side * side) and (M, side * side) in [0, 1], (M,) classes -> (N,).
 
-    Deskewed, a slanted 1 and an upright one are neighbours (5-seed selection F1 0.9873 against
-    0.9859 on the raw pixels; README).
+    Deskewed, a slanted 1 and an upright one are neighbours (selection F1 over seeds 0-4: 0.9873
+    against 0.9859 on the raw pixels, measured before the tied mixture; README).
     """
     side = math.isqrt(images.shape[1])
 
@@ -101,21 +101,25 @@ def _principal_components(points: np.ndarray, dims: int) -> np.ndarray:
 
 def _nearest_neighbours(points: np.ndarray, neighbours: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Each point's nearest others (itself excluded): indices and squared distances, each (N, neighbours),
-    the distances ascending. Memory: chunk x N distances at a time."""
-    squared_norms = np.einsum("ij,ij->i", points, points)
+    the distances ascending. Memory: chunk x N distances at a time.
+
+    torch's topk rather than np.argpartition: it uses every core, and the whole propagation on the
+    14,748-image file takes about 1.8 s instead of 2.4 to 3.5 s (train imports torch anyway).
+    """
+    import torch
+
+    points = torch.from_numpy(points)
+    squared_norms = torch.einsum("ij,ij->i", points, points)
     nearest = np.empty((len(points), neighbours), dtype=np.int64)
     distances = np.empty((len(points), neighbours), dtype=np.float32)
     for start in range(0, len(points), chunk):
         block = points[start:start + chunk] @ points.T
-        block *= -2
-        block += squared_norms  # + the row's own squared norm, added below, leaves the order unchanged
-        rows = np.arange(len(block))
-        block[rows, start + rows] = np.inf
-        index = np.argpartition(block, neighbours - 1, axis=1)[:, :neighbours]
-        found = np.take_along_axis(block, index, axis=1) + squared_norms[start:start + chunk, None]
-        order = np.argsort(found, axis=1)
-        nearest[start:start + chunk] = np.take_along_axis(index, order, axis=1)
-        distances[start:start + chunk] = np.maximum(np.take_along_axis(found, order, axis=1), 0)
+        block.mul_(-2).add_(squared_norms)  # + the row's own squared norm, added below, leaves the order unchanged
+        rows = torch.arange(len(block))
+        block[rows, start + rows] = torch.inf
+        found, index = torch.topk(block, neighbours, dim=1, largest=False, sorted=True)
+        nearest[start:start + chunk] = index.numpy()
+        distances[start:start + chunk] = (found + squared_norms[start:start + chunk, None]).clamp_min(0).numpy()
     return nearest, distances
 
 
