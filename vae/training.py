@@ -69,12 +69,13 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     start = time.perf_counter()
 
     weights = config.loss
+    if anchors is not None or propagated is not None:  # both label terms point at the prior's components
+        component_means = prior_means(weights.prior_components, model_config.latent_dim, weights.prior_radius).to(device)
     if anchors is not None:
         anchor_images = torch.from_numpy(anchors[0]).to(device)
-        anchor_targets = prior_means(weights.prior_components, model_config.latent_dim, weights.prior_radius)[anchors[1]].to(device)
+        anchor_targets = component_means[torch.from_numpy(anchors[1]).to(device)]
     if propagated is not None:
         propagated = torch.from_numpy(propagated).to(device)
-        component_means = prior_means(weights.prior_components, model_config.latent_dim, weights.prior_radius).to(device)
     vae_steps = max(1, config.epochs * math.ceil(len(data) / config.batch_size) - 1)
     step_count = [0]
 
