@@ -95,7 +95,7 @@ def _matmul_epoch(count: int, config, batch_size: int, phase: str, torch) -> flo
     (whose input needs none), the input gradient dY·W. The decoder phase adds SSIM's window sums: two
     products per quantity forward for four quantities (truth, output, squares, cross) and the input
     gradient of both products for the three that depend on the output; the band is a constant.
-    The VAE phase adds the 15 anchor images through the encoder.
+    The VAE phase passes the 15 anchor images through the encoder with each batch.
     """
     encoder, decoder = config.layer_sizes()
     side, inner = config.input_side, config.input_side - 6
@@ -106,8 +106,8 @@ def _matmul_epoch(count: int, config, batch_size: int, phase: str, torch) -> flo
 
     products = []  # (rows, inner dimension, columns) of each product
     for batch in [batch_size] * (count // batch_size) + ([count % batch_size] if count % batch_size else []):
-        if phase == "VAE":  # images through encoder and decoder (the latent needs its gradient), anchors through the encoder
-            layers = linear(batch, encoder, False) + linear(batch, decoder, True) + linear(15, encoder, False)
+        if phase == "VAE":  # images and anchors through the encoder, images through the decoder (the latent needs its gradient)
+            layers = linear(batch + 15, encoder, False) + linear(batch, decoder, True)
         else:  # the decoder on fixed posterior means plus offsets (which need their gradient)
             layers = linear(batch, decoder, True)
         for rows, width_in, width_out, input_grad in layers:

@@ -47,10 +47,14 @@ class VAE(nn.Module):
         """(B, latent_dim) -> (B, 784) pixel logits; sigmoid gives the image."""
         return self.decoder(latent)
 
+    def sample(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """A reparameterised draw from the posterior (its mean in eval mode); (B, latent_dim)."""
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reconstruction logits from a sampled latent (the posterior mean in eval mode), mu, logvar, the latent."""
         mu, logvar = self.encode(images)
-        latent = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        latent = self.sample(mu, logvar)
         return self.decode(latent), mu, logvar, latent
 
 
