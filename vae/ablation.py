@@ -59,6 +59,7 @@ VARIANTS = {
     "SSIM term in the VAE phase": "--ssim-weight 500",
     "no latent refinement": "--no-refine",
     "encoder 1024,512": "--hidden 1024,512",
+    "encoder 512,256": "--hidden 512,256",
     "elu": "--activation elu",
     "MSE pixel loss": "--reconstruction-loss mse",
 }
