@@ -54,7 +54,7 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
 
     # torch and scipy only here: the test commands never need them
     from vae.propagation import describe_propagation, propagate_image_labels
-    from vae.training import describe, resolve_device, train_model
+    from vae.training import describe, import_optimizer_in_background, resolve_device, train_model
 
     try:
         resolve_device(train_config.device)
@@ -78,6 +78,7 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
         raise InputError(f"--hidden {','.join(map(str, model_config.hidden))}: {parameters:,} parameters, over the limit of {MAX_PARAMETERS:,}")
     outputs.say(f"training on {len(train_set)} images from {train_path} ({parameters:,} parameters, {train_config.epochs} epochs, seed {train_config.seed})")
     start = time.perf_counter()
+    import_optimizer_in_background()
     propagated = None
     if train_config.loss.propagation:
         propagated = propagate_image_labels(train_set.images(), val_set.images(), val_classes, len(classes))

@@ -13,8 +13,10 @@
 Both phases use Adam with a cosine learning-rate schedule over shuffled batches.
 """
 
+import importlib
 import math
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -41,6 +43,12 @@ class EpochStats:
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
+
+
+def import_optimizer_in_background() -> None:
+    """Start the import that torch.optim makes when its first optimiser is built (torch._dynamo, about
+    1.6 s of Python here) in a thread, so that it overlaps label propagation (``train`` 0.7-1.1 s sooner)."""
+    threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
 
 
 def resolve_device(name: str) -> torch.device:
