@@ -43,6 +43,7 @@ VARIANTS = {
     "VAE 20 epochs": "--epochs 20",
     "VAE 40 epochs": "--epochs 40",
     "decoder 15 epochs": "--decoder-epochs 15",
+    "decoder 25 epochs": "--decoder-epochs 25",
     "decoder 35 epochs": "--decoder-epochs 35",
     "decoder mirrors the encoder (256,512)": "--decoder-hidden 256,512",
     "decoder 128,512,768": "--decoder-hidden 128,512,768",
