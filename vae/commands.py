@@ -72,7 +72,8 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
                 f"({len(classes)}), not --prior-components {train_config.loss.prior_components}; or use {option} 0"
             )
     val_classes = np.searchsorted(classes, val_set.labels)
-    anchors = (val_set.images(), val_classes) if train_config.loss.anchor else None
+    train_images, val_images = train_set.images(), val_set.images()  # float32 copies, made once
+    anchors = (val_images, val_classes) if train_config.loss.anchor else None
     parameters = model_config.parameter_count()
     if parameters > MAX_PARAMETERS:
         raise InputError(f"--hidden {','.join(map(str, model_config.hidden))}: {parameters:,} parameters, over the limit of {MAX_PARAMETERS:,}")
@@ -81,9 +82,9 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
     import_optimizer_in_background()
     propagated = None
     if train_config.loss.propagation:
-        propagated = propagate_image_labels(train_set.images(), val_set.images(), val_classes, len(classes))
+        propagated = propagate_image_labels(train_images, val_images, val_classes, len(classes))
         outputs.say(describe_propagation(propagated, classes))
-    model, history = train_model(train_set.images(), model_config, train_config, anchors=anchors, propagated=propagated, quiet=outputs.quiet)
+    model, history = train_model(train_images, model_config, train_config, anchors=anchors, propagated=propagated, quiet=outputs.quiet)
     train_seconds = time.perf_counter() - start
 
     state = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
