@@ -254,7 +254,7 @@ def public_solution(split_dir: str, epochs: int = 50) -> dict:
         for indices in torch.randperm(len(data)).split(128):
             batch = data[indices]
             logits, mu, logvar, latent = model(batch)
-            loss = pixel_loss(batch, logits, "bce") + kl_divergence(mu, logvar, latent, 0, 0.0)
+            loss = pixel_loss(batch, logits, "bce") + kl_divergence(mu, logvar, latent, None)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -79,19 +79,19 @@ def similarity(images: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return structural_similarity(images.view(-1, side, side), torch.sigmoid(logits).view(-1, side, side), _band_window_sums)
 
 
-def kl_divergence(mu, logvar, latent, prior_components: int, prior_radius: float) -> torch.Tensor:
-    """KL(q(z|x) || prior), averaged over the batch: exact for the standard normal, else a one-sample estimate.
+def kl_divergence(mu, logvar, latent, means: torch.Tensor | None) -> torch.Tensor:
+    """KL(q(z|x) || prior), averaged over the batch: exact for the standard normal (``means`` None),
+    else a one-sample estimate for the mixture prior whose (K, D) component means (:func:`prior_means`) are given.
 
     The mixture prior (equal weights, identity covariances, fixed means) gives the encoder one
     separate place per class to put images, so the latent forms Gaussian clusters that the
     mixture fitted after training describes well.
     """
-    if not prior_components:
+    if means is None:
         return -0.5 * torch.sum(1 + logvar - mu * mu - torch.exp(logvar)) / len(mu)
-    means = prior_means(prior_components, mu.shape[1], prior_radius).to(mu)
     noise = (latent - mu) * torch.exp(-0.5 * logvar)
     log_posterior = -0.5 * torch.sum(noise * noise + logvar + LOG_2PI, dim=1)
-    log_prior = torch.logsumexp(component_log_densities(latent, means), dim=1) - math.log(prior_components)
+    log_prior = torch.logsumexp(component_log_densities(latent, means), dim=1) - math.log(len(means))
     return torch.sum(log_posterior - log_prior) / len(mu)
 
 

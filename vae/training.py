@@ -77,7 +77,9 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     start = time.perf_counter()
 
     weights = config.loss
-    if anchors is not None or propagated is not None:  # both label terms point at the prior's components
+    # The mixture prior's means, built once: the KL and both label terms use them. None: standard normal.
+    component_means = None
+    if weights.prior_components:
         component_means = prior_means(weights.prior_components, model_config.latent_dim, weights.prior_radius).to(device)
     if anchors is not None:
         anchor_images = torch.from_numpy(anchors[0]).to(device)
@@ -100,7 +102,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
         beta = weights.beta_at(step_count[0] / vae_steps)
         step_count[0] += 1
         terms = {"pixel": pixel_loss(batch, logits, weights.reconstruction)}
-        terms["kl"] = kl_divergence(mu, logvar, latent, weights.prior_components, weights.prior_radius)
+        terms["kl"] = kl_divergence(mu, logvar, latent, component_means)
         terms["loss"] = terms["pixel"] + beta * terms["kl"]
         if weights.ssim:
             terms["ssim"] = similarity(batch, logits).mean()
