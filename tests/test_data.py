@@ -70,3 +70,23 @@ def test_bad_images_name_the_file_and_the_problem(tmp_path, data, message):
     with pytest.raises(InputError, match=message) as error:
         load_image_set(path)
     assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+def test_rgb_images_are_read_channel_first_and_written_back_in_their_own_layout(tmp_path, layout):
+    rgb = np.stack([IMAGES, IMAGES // 2, 255 - IMAGES], axis=1)  # (12, 3, 28, 28)
+    data = rgb if layout == "channels_first" else rgb.transpose(0, 2, 3, 1)
+    image_set = load_image_set(write_npz(tmp_path / "rgb.npz", data), rgb=True)
+    assert image_set.channels == 3 and image_set.tensor_shape() == (3, 28, 28)
+    np.testing.assert_allclose(image_set.images(), rgb.reshape(12, -1).astype(np.float32) / 255, atol=1e-6)
+    np.testing.assert_array_equal(image_set.restore(image_set.pixels), data)
+
+
+def test_grey_images_keep_one_channel_when_rgb_is_allowed(tmp_path):
+    image_set = load_image_set(write_npz(tmp_path / "x.npz", IMAGES), rgb=True)
+    assert image_set.channels == 1 and image_set.restore(image_set.images()).shape == (12, 28, 28)
+
+
+def test_the_assignment_path_still_refuses_rgb(tmp_path):
+    with pytest.raises(InputError, match="12×3×28×28; expected N×28×28, N×784 or N×1×28×28$"):
+        load_image_set(write_npz(tmp_path / "rgb.npz", np.stack([IMAGES] * 3, axis=1)))

@@ -1,7 +1,8 @@
 """Read and validate image sets stored as .npz; the one place that scales images to float32 in [0, 1].
 
 An image set is an .npz file with key ``data`` (N×28×28, N×784 or N×1×28×28; uint8 or integers in
-0..255, or floats in [0, 1]) and an optional key ``labels`` (N integers).
+0..255, or floats in [0, 1]) and an optional key ``labels`` (N integers). The family's commands also
+take RGB images, N×3×28×28 or N×28×28×3; inside, every image is a row of C×28×28 values, channel first.
 """
 
 import zipfile
@@ -16,16 +17,18 @@ from vae.errors import InputError, first_line, open_for_reading
 IMAGE_SIDE = 28
 PIXELS = IMAGE_SIDE * IMAGE_SIDE
 ACCEPTED_SHAPES = "N×28×28, N×784 or N×1×28×28"
+RGB_SHAPES = "N×3×28×28 or N×28×28×3"
 
 
 @dataclass
 class ImageSet:
-    """Images as stored in the file (validated, viewed as N×784) and their labels if the file has any."""
+    """Images as stored in the file (validated, viewed as N×(C·784), channel first) and their labels if the file has any."""
 
     path: str
-    pixels: np.ndarray  # (N, 784), the file's own dtype: integers in 0..255, floats in [0, 1] or bools
+    pixels: np.ndarray  # (N, C·784), the file's own dtype: integers in 0..255, floats in [0, 1] or bools
     labels: np.ndarray | None  # (N,) int64
     stored_shape: tuple[int, ...]  # the shape of ``data`` in the file, for writing outputs alike
+    channels: int = 1
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -43,6 +46,21 @@ class ImageSet:
         """The sorted distinct labels, shape (C,)."""
         return np.unique(self.labels)
 
+    def restore(self, images: np.ndarray) -> np.ndarray:
+        """(N, C·784) images, channel first, in the file's own layout (``stored_shape``)."""
+        return in_layout(images, self.stored_shape[1:])
+
+    def tensor_shape(self) -> tuple[int, int, int]:
+        """One image as the networks take it: (C, 28, 28)."""
+        return (self.channels, IMAGE_SIDE, IMAGE_SIDE)
+
+
+def in_layout(images: np.ndarray, sample_shape: tuple[int, ...]) -> np.ndarray:
+    """(N, C·784) images, channel first, as N samples of ``sample_shape`` (an image as a file stores it)."""
+    if _channels((0, *sample_shape))[1]:  # N×28×28×3: the channels go last again
+        images = images.reshape(len(images), sample_shape[-1], IMAGE_SIDE, IMAGE_SIDE).transpose(0, 2, 3, 1)
+    return images.reshape(len(images), *sample_shape)
+
 
 def to_unit_float(pixels: np.ndarray) -> np.ndarray:
     """Scale validated pixels to float32 in [0, 1]: integers are read as 0..255, floats and bools as 0..1."""
@@ -51,20 +69,34 @@ def to_unit_float(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32)
 
 
-def load_image_set(path: str, *, labels: str = "optional") -> ImageSet:
+def load_image_set(path: str, *, labels: str = "optional", rgb: bool = False) -> ImageSet:
     """Read ``path`` and validate it; raise InputError naming the file and the problem.
 
     ``labels``: "required" (a validation set), "optional" (read them if present) or "ignored"
-    (never read them: the training set is unlabelled by contract).
+    (never read them: the training set is unlabelled by contract). ``rgb``: accept 3-channel images
+    too (the family's commands; the assignment's are grey only).
     """
     arrays = _read_npz(path, labels)
-    pixels, stored_shape = _validate_images(path, arrays["data"])
+    data = arrays["data"]
+    channels, channels_last = _channels(data.shape) if rgb else (1, False)
+    if channels_last:
+        data = data.transpose(0, 3, 1, 2)  # channel first inside; restore() turns outputs back
+    pixels = _validate_images(path, data, channels, rgb)
     label_array = arrays.get("labels")
     if label_array is not None:
         label_array = _validate_labels(path, label_array, len(pixels))
     elif labels == "required":
         raise InputError(f"{path}: has no 'labels' array; this set must be labelled")
-    return ImageSet(path, pixels, label_array, stored_shape)
+    return ImageSet(path, pixels, label_array, tuple(arrays["data"].shape), channels)
+
+
+def _channels(shape: tuple[int, ...]) -> tuple[int, bool]:
+    """(channel count, whether they come last) of an image array's shape; grey unless it is RGB's."""
+    if len(shape) == 4 and shape[1:] == (3, IMAGE_SIDE, IMAGE_SIDE):
+        return 3, False
+    if len(shape) == 4 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE, 3):
+        return 3, True
+    return 1, False
 
 
 def _read_npz(path: str, labels: str) -> dict[str, np.ndarray]:
@@ -85,21 +117,23 @@ def _read_npz(path: str, labels: str) -> dict[str, np.ndarray]:
             raise InputError(f"{path}: not a readable .npz file ({first_line(error)})") from None
 
 
-def _validate_images(path: str, data: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+def _validate_images(path: str, data: np.ndarray, channels: int = 1, rgb: bool = False) -> np.ndarray:
+    """The images as (N, channels·784) after checking their shape, dtype and range."""
     shape = data.shape
     shape_ok = (
         (len(shape) == 3 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE))
         or (len(shape) == 2 and shape[1] == PIXELS)
-        or (len(shape) == 4 and shape[1:] == (1, IMAGE_SIDE, IMAGE_SIDE))
+        or (len(shape) == 4 and shape[1:] == (channels, IMAGE_SIDE, IMAGE_SIDE))
     )
     if not shape_ok:
-        raise InputError(f"{path}: 'data' has shape {_shape_text(shape)}; expected {ACCEPTED_SHAPES}")
+        expected = f"{ACCEPTED_SHAPES}, or RGB {RGB_SHAPES}" if rgb else ACCEPTED_SHAPES
+        raise InputError(f"{path}: 'data' has shape {_shape_text(shape)}; expected {expected}")
     if shape[0] == 0:
         raise InputError(f"{path}: 'data' holds no images")
     kind = data.dtype.kind
     if kind not in "uifb":
         raise InputError(f"{path}: 'data' has dtype {data.dtype}; expected uint8 0..255 or floats in [0, 1]")
-    pixels = data.reshape(len(data), PIXELS)
+    pixels = data.reshape(len(data), channels * PIXELS)
     if kind in "ui":
         low, high = pixels.min(), pixels.max()
         if low < 0 or high > 255:
@@ -112,7 +146,7 @@ def _validate_images(path: str, data: np.ndarray) -> tuple[np.ndarray, tuple[int
             raise InputError(f"{path}: 'data' contains infinite values")
         if low < 0 or high > 1:
             raise InputError(f"{path}: float 'data' must lie in [0, 1] (found {low:g}..{high:g})")
-    return pixels, tuple(shape)
+    return pixels
 
 
 def _validate_labels(path: str, labels: np.ndarray, count: int) -> np.ndarray:
