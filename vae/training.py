@@ -18,7 +18,7 @@ import math
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -31,13 +31,27 @@ from vae.model import VAE, anchor_divergence, kl_divergence, pixel_loss, prior_m
 
 @dataclass
 class EpochStats:
-    phase: str  # "vae" or "decoder"
+    phase: str  # "vae" or "decoder" (train); "vae" or "ae" (fit)
     epoch: int
     loss: float
     pixel: float
     kl: float | None
     ssim: float | None
     seconds: float
+    extra: dict[str, float] = field(default_factory=dict)  # the phase's further terms (Phase.shown)
+
+
+@dataclass
+class Phase:
+    """One training phase: Adam with cosine decay over ``epochs`` shuffled passes of ``step``."""
+
+    name: str
+    parameters: list  # tensors, or Adam's parameter groups (a group may set its own peak ``lr``)
+    step: Callable  # step(indices) -> {"loss": minimised, "pixel": ..., other terms}, each a scalar tensor
+    epochs: int
+    batch_size: int
+    lr: float
+    shown: tuple[str, ...] = ()  # further terms to keep per epoch and print
 
 
 def seed_everything(seed: int) -> None:
@@ -118,7 +132,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     # As a context manager the bar is closed (its line cleared) however training ends, Ctrl-C included.
     with tqdm(total=steps, desc="training", unit="batch", file=sys.stderr, disable=quiet, leave=False) as progress:
         model.train()
-        history = _optimise("vae", model.parameters(), vae_step, len(data), config.epochs, config.batch_size, config, shuffler, progress, start, quiet)
+        history = optimise(Phase("vae", model.parameters(), vae_step, config.epochs, config.batch_size, config.lr), len(data), shuffler, progress, start, quiet)
         if config.decoder_epochs:
             model.eval()  # the encoder is frozen from here on; its posterior means are what gets decoded
             with torch.no_grad():
@@ -136,30 +150,26 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
             groups = [{"params": list(model.decoder.parameters())}]
             if config.latent_lr:
                 groups.append({"params": [offsets], "lr": config.latent_lr})
-            history += _optimise(
-                "decoder", groups, decoder_step, len(data), config.decoder_epochs, config.decoder_batch_size,
-                config, shuffler, progress, start, quiet,
-            )
+            decoder_phase = Phase("decoder", groups, decoder_step, config.decoder_epochs, config.decoder_batch_size, config.lr)
+            history += optimise(decoder_phase, len(data), shuffler, progress, start, quiet)
     model.eval()
     return model, history
 
 
-def _optimise(phase, parameters, step: Callable, count: int, epochs: int, batch_size: int, config: TrainConfig, shuffler, progress, start, quiet) -> list[EpochStats]:
-    """Adam with cosine decay over ``epochs`` shuffled passes; ``step(indices)`` returns the loss terms.
-
-    ``parameters``: tensors, or Adam's parameter groups (a group may set its own peak ``lr``).
-    """
-    optimizer = torch.optim.Adam(parameters, lr=config.lr, fused=True)  # fused: foreach Adam took 13% of a decoder epoch
-    batches = math.ceil(count / batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * batches)
+def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, start: float, quiet: bool) -> list[EpochStats]:
+    """Run one phase over ``count`` training items; per-epoch means of its terms, timed from ``start``."""
+    optimizer = torch.optim.Adam(phase.parameters, lr=phase.lr, fused=True)  # fused: foreach Adam took 13% of a decoder epoch
+    batches = math.ceil(count / phase.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=phase.epochs * batches)
     device = optimizer.param_groups[0]["params"][0].device
+    epochs, batch_size = phase.epochs, phase.batch_size
     history = []
     for epoch in range(1, epochs + 1):
         totals: dict[str, float] = {}
         order = torch.randperm(count, generator=shuffler).to(device)
         for first in range(0, count, batch_size):
             indices = order[first:first + batch_size]
-            terms = step(indices)
+            terms = phase.step(indices)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
@@ -168,9 +178,10 @@ def _optimise(phase, parameters, step: Callable, count: int, epochs: int, batch_
                 totals[name] = totals.get(name, 0.0) + value.item() * len(indices)
             progress.update()
         means = {name: total / count for name, total in totals.items()}
-        stats = EpochStats(phase, epoch, means["loss"], means["pixel"], means.get("kl"), means.get("ssim"), time.perf_counter() - start)
+        extra = {name: means[name] for name in phase.shown if name in means}
+        stats = EpochStats(phase.name, epoch, means["loss"], means["pixel"], means.get("kl"), means.get("ssim"), time.perf_counter() - start, extra)
         history.append(stats)
-        progress.set_postfix(phase=phase, epoch=f"{epoch}/{epochs}", loss=f"{stats.loss:.2f}")
+        progress.set_postfix(phase=phase.name, epoch=f"{epoch}/{epochs}", loss=f"{stats.loss:.2f}")
         if not quiet:
             progress.write(describe(stats, epochs), file=sys.stderr)
     return history
@@ -182,4 +193,6 @@ def describe(stats: EpochStats, epochs: int) -> str:
         text += f"  kl {stats.kl:6.3f}"
     if stats.ssim is not None:
         text += f"  ssim {stats.ssim:.4f}"
+    for name, value in stats.extra.items():
+        text += f"  {name} {value:.4f}"
     return text + f"  {stats.seconds:6.1f}s"
