@@ -103,16 +103,36 @@ def reconstruction_scores(truth: np.ndarray, output: np.ndarray) -> dict[str, fl
 
 def batched_reconstruction_scores(pairs) -> dict[str, float]:
     """The same over the images of (truth (B, H, H), output (B, H, H)) batches: no copy of the whole set."""
-    errors, similarities = [], []
-    for truth, output in pairs:
-        errors.append(mse(truth, output))
-        similarities.append(ssim(truth, output))
-    errors, similarities = np.concatenate(errors), np.concatenate(similarities)
+    errors, similarities = per_image_scores(pairs)
     return {
         "mse": float(errors.mean()),
         "ssim": float(similarities.mean()),
         "score": float(recon_score(errors, similarities).mean()),
     }
+
+
+def image_quality(pairs, channels: int = 1) -> dict[str, float]:
+    """Mean MSE, PSNR and SSIM over (truth, output) batches of (B, C, H, H) images in [0, 1] (the family's report)."""
+    errors, similarities = per_image_scores(pairs, channels)
+    return {"mse": float(errors.mean()), "psnr": float(psnr(errors).mean()), "ssim": float(similarities.mean())}
+
+
+def per_image_scores(pairs, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's MSE and SSIM over (truth, output) batches of (B, H, H) or (B, C, H, H) images; two (N,) arrays.
+
+    SSIM of a C-channel image is the mean of its channels' SSIMs, as scikit-image's ``channel_axis``.
+    """
+    errors, similarities = [], []
+    for truth, output in pairs:
+        side = truth.shape[-1]
+        errors.append(mse(truth, output))
+        similarities.append(ssim(truth.reshape(-1, side, side), output.reshape(-1, side, side)).reshape(len(truth), channels).mean(axis=1))
+    return np.concatenate(errors), np.concatenate(similarities)
+
+
+def psnr(errors: np.ndarray) -> np.ndarray:
+    """Peak signal-to-noise ratio in dB of images in [0, 1] from their MSEs (a perfect image: 100 dB, MSE floored at 1e-10)."""
+    return 10 * np.log10(1 / np.maximum(errors, 1e-10))
 
 
 def recon_score(errors: np.ndarray, similarities: np.ndarray) -> np.ndarray:
