@@ -26,6 +26,8 @@ from vae.network import ModelConfig
 
 MODEL_FORMAT = "vae-checkpoint"
 MIXTURE_FORMAT = "vae-gmm"
+FAMILY_FORMAT = "vae-family-model"  # a model from ``vae.py fit``
+WRITERS = {MODEL_FORMAT: "vae.py train", MIXTURE_FORMAT: "vae.py train", FAMILY_FORMAT: "vae.py fit"}
 FORMAT_VERSION = 1
 
 
@@ -62,12 +64,12 @@ def _umask() -> int:
 # ---------------------------------------------------------------------------------------- vae.pth
 
 
-def save_model(path: str, config: ModelConfig, state_dict, record: dict) -> None:
-    """Save weights and the configuration that rebuilds them (``record``: training facts, for people)."""
+def save_model(path: str, config, state_dict, record: dict, mark: str = MODEL_FORMAT) -> None:
+    """Save weights and the configuration (a dataclass) that rebuilds them (``record``: training facts)."""
     import torch
 
     checkpoint = {
-        "format": MODEL_FORMAT,
+        "format": mark,
         "version": FORMAT_VERSION,
         "config": asdict(config),
         "record": record,
@@ -78,10 +80,8 @@ def save_model(path: str, config: ModelConfig, state_dict, record: dict) -> None
 
 def load_model(path: str) -> tuple[ModelConfig, dict[str, np.ndarray], dict]:
     """Read vae.pth: its configuration, its weights as numpy arrays, and its training record."""
-    checkpoint = _read_torch_file(path)
-    _check_format(checkpoint, path, MODEL_FORMAT, "vae checkpoint")
+    raw, state, record = read_checkpoint(path, MODEL_FORMAT, "vae checkpoint")
     try:
-        raw = dict(checkpoint["config"])
         config = ModelConfig(
             input_side=int(raw["input_side"]),
             latent_dim=int(raw["latent_dim"]),
@@ -89,13 +89,24 @@ def load_model(path: str) -> tuple[ModelConfig, dict[str, np.ndarray], dict]:
             decoder_hidden=None if raw.get("decoder_hidden") is None else _widths(raw["decoder_hidden"]),  # None: older files
             activation=str(raw["activation"]),
         )
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{path}: damaged checkpoint configuration ({error})") from None
+    return config, state, record
+
+
+def read_checkpoint(path: str, mark: str, what: str) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """A model file's raw configuration dict, its weights as numpy arrays and its record, read safely."""
+    checkpoint = _read_torch_file(path)
+    _check_format(checkpoint, path, mark, what)
+    try:
+        raw = dict(checkpoint["config"])
         state = {str(name): value for name, value in dict(checkpoint["state_dict"]).items()}
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"{path}: damaged checkpoint configuration ({error})") from None
     if not all(isinstance(value, np.ndarray) for value in state.values()):
         raise InputError(f"{path}: damaged checkpoint (its weights are not all tensors)")
     record = checkpoint.get("record") if isinstance(checkpoint.get("record"), dict) else {}
-    return config, state, record
+    return raw, state, record
 
 
 def _widths(values) -> tuple[int, ...]:
@@ -157,7 +168,7 @@ def _restricted_load(load: Callable, path: str, damaged: str):
 
 def _check_format(content, path: str, mark: str, what: str) -> None:
     if not isinstance(content, dict) or content.get("format") != mark:
-        raise InputError(f"{path}: not a {what} (no '{mark}' format mark; was it written by 'vae.py train'?)")
+        raise InputError(f"{path}: not a {what} (no '{mark}' format mark; was it written by '{WRITERS[mark]}'?)")
     if content.get("version") != FORMAT_VERSION:
         raise InputError(f"{path}: {what} version {content.get('version')!r} is not supported (expected {FORMAT_VERSION})")
 
