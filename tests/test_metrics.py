@@ -84,3 +84,19 @@ def test_classification_scores_match_sklearn(seed):
     assert scores["f1_macro"] == pytest.approx(sk.f1_score(truth, predicted, average="macro", zero_division=0))
     assert scores["f1_micro"] == pytest.approx(sk.f1_score(truth, predicted, average="micro", zero_division=0))
     assert scores["f1_average"] == pytest.approx((scores["f1_macro"] + scores["f1_micro"]) / 2)
+
+
+def test_rgb_ssim_is_scikit_images_per_channel_mean_and_psnr_its_definition():
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity as skimage_ssim
+
+    from vae.metrics import image_quality, per_image_scores
+
+    rng = np.random.default_rng(3)
+    truth = rng.random((4, 3, 28, 28))
+    output = np.clip(truth + rng.normal(0, 0.1, truth.shape), 0, 1)
+    errors, similarities = per_image_scores([(truth, output)], channels=3)
+    expected = [skimage_ssim(t, o, channel_axis=0, data_range=1) for t, o in zip(truth, output)]
+    np.testing.assert_allclose(similarities, expected, atol=1e-10)
+    report = image_quality([(truth, output)], channels=3)
+    psnrs = [peak_signal_noise_ratio(t, o, data_range=1) for t, o in zip(truth, output)]
+    assert report["psnr"] == pytest.approx(np.mean(psnrs)) and report["mse"] == pytest.approx(errors.mean())
