@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Command line of vae: the assignment's three forms, plus `evaluate` and `plot`. Parsing only."""
+"""Command line of vae: the assignment's three forms, `evaluate` and `plot`, then the family's forms
+(vae/cli.py). Parsing only."""
 
 import argparse
 import sys
+
+from vae.cli import FAMILY_COMMANDS, FAMILY_USAGE, family_main, non_negative, positive, run, widths
 
 USAGE = """
   python vae.py TRAIN.npz VAL.npz train vae.pth gmm_params.pkl [options]
   python vae.py RECON.npz test_reconstruction vae.pth [--out vae_reconstructed.npz]
   python vae.py TEST.npz test_classifier vae.pth gmm_params.pkl [--out vae.csv]
   python vae.py evaluate TRUTH.npz [vae_reconstructed.npz] [vae.csv]
-  python vae.py plot TRAIN.npz VAL.npz vae.pth gmm_params.pkl [--plots DIR]"""
+  python vae.py plot TRAIN.npz VAL.npz vae.pth gmm_params.pkl [--plots DIR]""" + FAMILY_USAGE
 
 DESCRIPTION = """\
 A variational autoencoder with a 2-D latent that reconstructs 28x28 images, and a Gaussian mixture
@@ -23,6 +26,9 @@ fitted on its latent space (seeded from VAL's labelled images) that classifies t
                        prints accuracy, precision, recall and F1 when TEST has labels
   evaluate             scores existing outputs against a truth npz
   plot                 redraws the plots from saved files
+  fit, reconstruct, denoise, generate, classify
+                       the autoencoder family (AE, beta-VAE, sparse, conv, denoising, classifier head,
+                       grey or RGB): 'vae.py fit --help' and so on list their options
 
 Inputs: .npz with key 'data' (N x 28 x 28, N x 784 or N x 1 x 28 x 28; uint8 0..255 or floats in
 [0, 1]) and optionally 'labels'. Bad input gives a one-line error and exit status 2."""
@@ -41,41 +47,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("words", nargs="+", metavar="ARGS", help="the paths and the command word, as in the forms above")
     model = parser.add_argument_group("model and training (train)")
-    model.add_argument("--epochs", type=_positive(int), default=train_defaults.epochs, help="passes over TRAIN training the VAE (default %(default)s)")
-    model.add_argument("--decoder-epochs", type=_non_negative(int), default=train_defaults.decoder_epochs,
+    model.add_argument("--epochs", type=positive(int), default=train_defaults.epochs, help="passes over TRAIN training the VAE (default %(default)s)")
+    model.add_argument("--decoder-epochs", type=non_negative(int), default=train_defaults.decoder_epochs,
                        help="then passes training the decoder alone, the encoder frozen (default %(default)s)")
-    model.add_argument("--decoder-ssim-weight", type=_non_negative(float), default=train_defaults.decoder_ssim,
+    model.add_argument("--decoder-ssim-weight", type=non_negative(float), default=train_defaults.decoder_ssim,
                        help="weight of (1 - SSIM) in the decoder passes (default %(default)s)")
-    model.add_argument("--batch-size", type=_positive(int), default=train_defaults.batch_size, help="images per step of the VAE passes (default %(default)s)")
-    model.add_argument("--decoder-batch-size", type=_positive(int), default=train_defaults.decoder_batch_size,
+    model.add_argument("--batch-size", type=positive(int), default=train_defaults.batch_size, help="images per step of the VAE passes (default %(default)s)")
+    model.add_argument("--decoder-batch-size", type=positive(int), default=train_defaults.decoder_batch_size,
                        help="images per step of the decoder passes (default %(default)s)")
-    model.add_argument("--lr", type=_positive(float), default=train_defaults.lr, help="peak learning rate of Adam, cosine decay (default %(default)s)")
-    model.add_argument("--latent-lr", type=_non_negative(float), default=train_defaults.latent_lr,
+    model.add_argument("--lr", type=positive(float), default=train_defaults.lr, help="peak learning rate of Adam, cosine decay (default %(default)s)")
+    model.add_argument("--latent-lr", type=non_negative(float), default=train_defaults.latent_lr,
                        help="peak learning rate of the training images' latent offsets in the decoder passes (0: decode the means; default %(default)s)")
-    model.add_argument("--beta", type=_non_negative(float), default=loss_defaults.beta, help="weight of the KL term at the start (default %(default)s)")
-    model.add_argument("--beta-final", type=_non_negative(float), default=loss_defaults.beta_final,
+    model.add_argument("--beta", type=non_negative(float), default=loss_defaults.beta, help="weight of the KL term at the start (default %(default)s)")
+    model.add_argument("--beta-final", type=non_negative(float), default=loss_defaults.beta_final,
                        help="... and at the end of the VAE passes, geometrically in between (default %(default)s)")
-    model.add_argument("--ssim-weight", type=_non_negative(float), default=loss_defaults.ssim, help="weight of (1 - SSIM) in the VAE passes (default %(default)s)")
+    model.add_argument("--ssim-weight", type=non_negative(float), default=loss_defaults.ssim, help="weight of (1 - SSIM) in the VAE passes (default %(default)s)")
     model.add_argument("--reconstruction-loss", choices=("bce", "mse"), default=loss_defaults.reconstruction, help="pixel loss (default %(default)s)")
-    model.add_argument("--prior-components", type=_non_negative(int), default=None,
+    model.add_argument("--prior-components", type=non_negative(int), default=None,
                        help="0: standard normal prior; K: K separated unit Gaussians (default: one per VAL class)")
-    model.add_argument("--prior-radius", type=_positive(float), default=loss_defaults.prior_radius, help="distance of those Gaussians from the origin (default %(default)s)")
-    model.add_argument("--anchor-weight", type=_non_negative(float), default=loss_defaults.anchor,
+    model.add_argument("--prior-radius", type=positive(float), default=loss_defaults.prior_radius, help="distance of those Gaussians from the origin (default %(default)s)")
+    model.add_argument("--anchor-weight", type=non_negative(float), default=loss_defaults.anchor,
                        help="pull VAL's labelled images to their class's prior component (0: off; default %(default)s)")
-    model.add_argument("--propagation-weight", type=_non_negative(float), default=loss_defaults.propagation,
+    model.add_argument("--propagation-weight", type=non_negative(float), default=loss_defaults.propagation,
                        help="spread VAL's labels over TRAIN's nearest-neighbour graph and pull each image to its class's prior component (0: off; default %(default)s)")
-    model.add_argument("--latent-dim", type=_positive(int), default=model_defaults.latent_dim, help="latent size (default %(default)s)")
-    model.add_argument("--hidden", type=_widths, default=model_defaults.hidden, help="encoder layer widths (default %s)" % ",".join(map(str, model_defaults.hidden)))
-    model.add_argument("--decoder-hidden", type=_widths, default=model_defaults.decoder_hidden,
+    model.add_argument("--latent-dim", type=positive(int), default=model_defaults.latent_dim, help="latent size (default %(default)s)")
+    model.add_argument("--hidden", type=widths, default=model_defaults.hidden, help="encoder layer widths (default %s)" % ",".join(map(str, model_defaults.hidden)))
+    model.add_argument("--decoder-hidden", type=widths, default=model_defaults.decoder_hidden,
                        help="decoder layer widths from the latent outwards (default %s)" % ",".join(map(str, model_defaults.decoder_hidden)))
     model.add_argument("--activation", choices=("relu", "elu", "silu"), default=model_defaults.activation, help="(default %(default)s)")
-    model.add_argument("--seed", type=_non_negative(int), default=0, help="seeds torch and numpy (default %(default)s)")
+    model.add_argument("--seed", type=non_negative(int), default=0, help="seeds torch and numpy (default %(default)s)")
     model.add_argument("--device", default=train_defaults.device, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     mixture = parser.add_argument_group("mixture (train)")
-    mixture.add_argument("--components-per-class", type=_positive(int), default=mixture_defaults.components_per_class, help="(default %(default)s)")
+    mixture.add_argument("--components-per-class", type=positive(int), default=mixture_defaults.components_per_class, help="(default %(default)s)")
     mixture.add_argument("--covariance-type", choices=("tied", "full"), default=mixture_defaults.covariance_type,
                          help="one covariance shared by all components, or one each (default %(default)s)")
-    mixture.add_argument("--reg-covar", type=_non_negative(float), default=mixture_defaults.reg_covar, help="added to covariance diagonals (default %(default)s)")
+    mixture.add_argument("--reg-covar", type=non_negative(float), default=mixture_defaults.reg_covar, help="added to covariance diagonals (default %(default)s)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="PATH", help="where test_reconstruction / test_classifier write (default: this folder)")
     output.add_argument("--no-refine", action="store_true",
@@ -87,33 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in FAMILY_COMMANDS:
+        return family_main(argv)
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
     command, paths = _split_words(parser, args.words)
 
     from vae import commands
-    from vae.errors import InputError
 
     outputs = commands.Outputs(quiet=args.quiet, plots="" if args.no_plots else args.plots)
-    try:
-        if command == "train":
-            model_config, train_config, mixture = _train_options(args)
-            commands.train(*paths, model_config, train_config, mixture, outputs)
-        elif command == "test_reconstruction":
-            commands.test_reconstruction(*paths, args.out, outputs, refine=not args.no_refine)
-        elif command == "test_classifier":
-            commands.test_classifier(*paths, args.out, outputs)
-        elif command == "evaluate":
-            commands.evaluate(paths[0], paths[1:], outputs)
-        elif command == "plot":
-            commands.plot(*paths, outputs)
-    except InputError as error:
-        print(f"vae.py: error: {_one_line(str(error))}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"vae.py: interrupted; {command} stopped and wrote nothing new", file=sys.stderr)
-        return 130
-    return 0
+    if command == "train":
+        model_config, train_config, mixture = _train_options(args)
+        return run(command, lambda: commands.train(*paths, model_config, train_config, mixture, outputs))
+    if command == "test_reconstruction":
+        return run(command, lambda: commands.test_reconstruction(*paths, args.out, outputs, refine=not args.no_refine))
+    if command == "test_classifier":
+        return run(command, lambda: commands.test_classifier(*paths, args.out, outputs))
+    if command == "evaluate":
+        return run(command, lambda: commands.evaluate(paths[0], paths[1:], outputs))
+    return run(command, lambda: commands.plot(*paths, outputs))
 
 
 def _split_words(parser, words: list[str]) -> tuple[str, list[str]]:
@@ -128,7 +127,8 @@ def _split_words(parser, words: list[str]) -> tuple[str, list[str]]:
         return words[0], words[1:]
     found = [index for index, word in enumerate(words) if word in ASSIGNMENT_FORMS]
     if not found:
-        parser.error(f"no command word among {' '.join(words)!r}; expected train, test_reconstruction, test_classifier, evaluate or plot")
+        parser.error(f"no command word among {' '.join(words)!r}; expected train, test_reconstruction, test_classifier, evaluate, plot, "
+                     f"or one of the family's first: {', '.join(FAMILY_COMMANDS)}")
     index = found[0]
     command = words[index]
     before, after = ASSIGNMENT_FORMS[command]
@@ -153,40 +153,6 @@ def _train_options(args):
         ),
         MixtureOptions(components_per_class=args.components_per_class, covariance_type=args.covariance_type, reg_covar=args.reg_covar),
     )
-
-
-def _positive(kind):
-    return _checked(kind, lambda value: value > 0, "> 0")
-
-
-def _non_negative(kind):
-    return _checked(kind, lambda value: value >= 0, ">= 0")
-
-
-def _checked(kind, accept, wording: str):
-    """An argparse type: ``kind(text)``, refused unless ``accept(value)``; NaN is refused by both bounds."""
-    def parse(text: str):
-        value = kind(text)
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"must be {wording}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated widths such as 512,256, got {text!r}") from None
-    if not widths or min(widths) <= 0:
-        raise argparse.ArgumentTypeError(f"widths must be positive, got {text!r}")
-    return widths
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 if __name__ == "__main__":

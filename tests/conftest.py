@@ -78,3 +78,25 @@ def trained(shape_sets, tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
     run_vae(shape_sets["train"], shape_sets["val"], "train", "vae.pth", "gmm_params.pkl", *FAST, cwd=folder, check=True)
     return {"folder": folder, "model": folder / "vae.pth", "mixture": folder / "gmm_params.pkl", "plots": folder / "plots"}
+
+
+def rgb(images: np.ndarray) -> np.ndarray:
+    """Grey (N, 28, 28) images as RGB (N, 28, 28, 3): three differently shifted copies, so the channels differ."""
+    return np.stack([images, np.roll(images, 2, axis=1), np.roll(images, -2, axis=2)], axis=-1)
+
+
+# A small conv network and few epochs: the family's end-to-end tests check behaviour, not quality.
+FAMILY_FAST = ["--epochs", "3", "--batch-size", "64", "--conv-channels", "8,16", "--conv-hidden", "32", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def family(shape_sets, tmp_path_factory):
+    """Models fitted through vae.py fit on the shapes: a conv VAE with a head, an MLP AE, and an RGB conv VAE."""
+    folder = tmp_path_factory.mktemp("family")
+    train_x, train_y = shapes(600, seed=1)
+    rgb_train = write_npz(folder / "rgb_train.npz", rgb(train_x), train_y)
+    run_vae("fit", shape_sets["train"], "vae_head.pth", "--head", "--latent-dim", "4", *FAMILY_FAST, cwd=folder, check=True)
+    run_vae("fit", shape_sets["train"], "ae.pth", "--model", "ae", "--arch", "mlp", "--layers", "2", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)
+    run_vae("fit", rgb_train, "rgb.pth", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)
+    return {"folder": folder, "vae": folder / "vae_head.pth", "ae": folder / "ae.pth", "rgb": folder / "rgb.pth",
+            "rgb_train": rgb_train, "plots": folder / "plots"}

@@ -264,7 +264,7 @@ def read_predictions(path: str, count: int) -> np.ndarray:
 
 def format_scores(scores: dict) -> str:
     names = {
-        "mse": "MSE", "ssim": "SSIM", "score": "(1 - MSE + SSIM) / 2",
+        "mse": "MSE", "ssim": "SSIM", "score": "(1 - MSE + SSIM) / 2", "psnr": "PSNR (dB)",
         "accuracy": "accuracy", "precision_macro": "precision (macro)", "recall_macro": "recall (macro)",
         "f1_macro": "F1 (macro)", "f1_micro": "F1 (micro)", "f1_average": "F1 average (macro+micro)/2",
     }
@@ -290,7 +290,6 @@ def plot(train_path: str, val_path: str, model_path: str, mixture_path: str, out
 def draw_plots(network: Network, classifier: MixtureClassifier, train_latent, val_set: ImageSet, val_latent, plots_dir: str) -> list[str]:
     from vae import plots  # matplotlib costs about a second of start-up; only plotting pays it
 
-    os.makedirs(plots_dir, exist_ok=True)
     side = network.config.input_side
     predicted = classifier.predict(train_latent)
     mixture = classifier.mixture
@@ -307,12 +306,7 @@ def draw_plots(network: Network, classifier: MixtureClassifier, train_latent, va
     if network.config.latent_dim == 2:
         decoded = network.decode(plots.manifold_grid(train_latent)).reshape(-1, side, side)
         figures["manifold.png"] = plots.manifold(decoded)
-    written = []
-    for name, figure in figures.items():
-        path = os.path.join(plots_dir, name)
-        plots.save(figure, path)
-        written.append(path)
-    return written
+    return plots.save_all(figures, plots_dir)
 
 
 def _plots_dir(outputs: Outputs, model_path: str) -> str:

@@ -1,0 +1,170 @@
+"""Command-line pieces shared by vae.py's forms: argument types, the error boundary, and the family's parser.
+
+Parsing only: each form calls one plain function of vae.commands or vae.family.
+"""
+
+import argparse
+import sys
+
+FORMS = {  # each family command's usage line(s)
+    "fit": "python vae.py fit TRAIN.npz MODEL.pth [--model vae|ae] [--arch mlp|conv] [--latent-dim D] [--beta B]\n"
+           "                [--sparsity S] [--layers N] [--noise SIGMA] [--head] [--epochs E] [--seed S] [--plots DIR]",
+    "reconstruct": "python vae.py reconstruct DATA.npz MODEL.pth [--out reconstructed.npz]",
+    "denoise": "python vae.py denoise NOISY.npz MODEL.pth [--out denoised.npz] [--truth CLEAN.npz]",
+    "generate": "python vae.py generate MODEL.pth N [--out samples.npz] [--seed S]",
+    "classify": "python vae.py classify DATA.npz MODEL.pth [--out predictions.csv]",
+}
+FAMILY_COMMANDS = tuple(FORMS)
+FAMILY_USAGE = "".join(f"\n  {usage}" for usage in FORMS.values())
+
+FAMILY_DESCRIPTION = """\
+The autoencoder family (a model file of its own, MODEL.pth; grey or RGB 28x28 images):
+  fit          trains a VAE or a plain AE (conv or MLP; beta-VAE, sparse AE, denoising, classifier head)
+  reconstruct  writes each image decoded from its latent mean; prints MSE, PSNR and SSIM against the input
+  denoise      the same for noisy images; scores against --truth (the clean images) when given
+  generate     writes N images decoded from the prior (VAEs only) and a PNG grid of them
+  classify     writes the head's class per image (header Predicted_Label); prints scores when DATA has labels
+'vae.py COMMAND --help' lists a command's options."""
+
+
+def positive(kind):
+    return checked(kind, lambda value: value > 0, "> 0")
+
+
+def non_negative(kind):
+    return checked(kind, lambda value: value >= 0, ">= 0")
+
+
+def checked(kind, accept, wording: str):
+    """An argparse type: ``kind(text)``, refused unless ``accept(value)``; NaN is refused by both bounds."""
+    def parse(text: str):
+        value = kind(text)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wording}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def widths(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated widths such as 512,256, got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"widths must be positive, got {text!r}")
+    return values
+
+
+def run(command: str, call) -> int:
+    """Run ``call()``: a user's error becomes one line on stderr and exit 2, Ctrl-C exit 130."""
+    from vae.errors import InputError
+
+    try:
+        call()
+    except InputError as error:
+        print(f"vae.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vae.py: interrupted; {command} stopped and wrote nothing new", file=sys.stderr)
+        return 130
+    return 0
+
+
+# ---------------------------------------------------------------------------------- the family
+
+
+def family_parser() -> argparse.ArgumentParser:
+    from vae.config import AutoencoderConfig, FitConfig
+
+    model, fitting = AutoencoderConfig(), FitConfig()
+    parser = argparse.ArgumentParser(prog="vae.py", usage=FAMILY_USAGE, description=FAMILY_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    forms = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", prog="vae.py")
+
+    fit = forms.add_parser("fit", usage=FORMS["fit"], help="train a network of the family", description="Train a VAE or a plain AE on TRAIN and write MODEL.pth.")
+    fit.add_argument("train", metavar="TRAIN.npz")
+    fit.add_argument("model_path", metavar="MODEL.pth")
+    network = fit.add_argument_group("network")
+    network.add_argument("--model", choices=("vae", "ae"), default=model.model, help="variational or plain autoencoder (default %(default)s)")
+    network.add_argument("--arch", choices=("mlp", "conv"), default=model.arch, help="(default %(default)s)")
+    network.add_argument("--latent-dim", type=positive(int), default=model.latent_dim, help="(default %(default)s)")
+    network.add_argument("--layers", type=positive(int), default=model.layers,
+                         help="mlp: layers from the input to the latent, widths D_i = D_x - round((D_x - D_z) i / n) (default %(default)s)")
+    network.add_argument("--conv-channels", type=widths, default=model.conv_channels,
+                         help="conv: channels of each stride-2 layer (default %s)" % ",".join(map(str, model.conv_channels)))
+    network.add_argument("--conv-hidden", type=positive(int), default=model.conv_hidden, help="conv: dense width before the latent (default %(default)s)")
+    network.add_argument("--head", action="store_true", help="train a classifier head on the latent mean from TRAIN's labels")
+    loss = fit.add_argument_group("loss")
+    loss.add_argument("--beta", type=non_negative(float), default=fitting.beta, help="vae: weight of the KL term (beta-VAE; default %(default)s)")
+    loss.add_argument("--sparsity", type=non_negative(float), default=fitting.sparsity,
+                      help="ae: weight S of the sparsity penalty on the code (5, 10, 20 ...; 0: none; default %(default)s)")
+    loss.add_argument("--sparsity-target", type=checked(float, lambda v: 0 < v < 1, "in (0, 1)"), default=fitting.sparsity_target,
+                      help="the mean activation each code unit is held near (default %(default)s)")
+    loss.add_argument("--noise", type=non_negative(float), default=fitting.noise,
+                      help="denoising: sigma of the Gaussian noise added to the inputs, clipped to [0, 1] (default %(default)s)")
+    loss.add_argument("--head-weight", type=non_negative(float), default=fitting.head_weight, help="(default %(default)s)")
+    loss.add_argument("--ssim-weight", type=non_negative(float), default=fitting.ssim_weight, help="weight of (1 - SSIM) beside the BCE (default %(default)s)")
+    training = fit.add_argument_group("training")
+    training.add_argument("--epochs", type=positive(int), default=fitting.epochs, help="(default %(default)s)")
+    training.add_argument("--batch-size", type=positive(int), default=fitting.batch_size, help="(default %(default)s)")
+    training.add_argument("--lr", type=positive(float), default=fitting.lr, help="peak learning rate of Adam, cosine decay (default %(default)s)")
+    training.add_argument("--seed", type=non_negative(int), default=0, help="(default %(default)s)")
+    training.add_argument("--device", default=fitting.device, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    _output_options(fit, plots=True)
+
+    for name, data, out, text in (
+        ("reconstruct", "DATA.npz", "reconstructed.npz", "Decode each image from its latent mean; print MSE, PSNR and SSIM against it."),
+        ("denoise", "NOISY.npz", "denoised.npz", "Denoise each image; print MSE, PSNR and SSIM against --truth, else against the input."),
+        ("classify", "DATA.npz", "predictions.csv", "The classifier head's class for each image; scores when DATA has labels."),
+    ):
+        form = forms.add_parser(name, usage=FORMS[name], help=text, description=text)
+        form.add_argument("data", metavar=data)
+        form.add_argument("model_path", metavar="MODEL.pth")
+        _output_options(form, default=out)
+        if name == "denoise":
+            form.add_argument("--truth", metavar="CLEAN.npz", help="the clean images, to score against")
+
+    generate = forms.add_parser("generate", usage=FORMS["generate"], help="sample new images", description="Decode N draws of a VAE's prior; writes the npz and a PNG grid beside it.")
+    generate.add_argument("model_path", metavar="MODEL.pth")
+    generate.add_argument("count", metavar="N", type=positive(int))
+    generate.add_argument("--seed", type=non_negative(int), default=0, help="(default %(default)s)")
+    _output_options(generate, default="samples.npz")
+    return parser
+
+
+def _output_options(form, default: str | None = None, plots: bool = False) -> None:
+    output = form.add_argument_group("output")
+    if default:
+        output.add_argument("--out", metavar="PATH", help=f"(default: {default} in this folder)")
+    if plots:
+        output.add_argument("--plots", metavar="DIR", help="folder for the figures (default: plots/ beside MODEL.pth)")
+        output.add_argument("--no-plots", action="store_true", help="draw no figures")
+    output.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def family_main(argv: list[str]) -> int:
+    args = family_parser().parse_args(argv)
+
+    from vae import commands, family
+
+    outputs = commands.Outputs(quiet=args.quiet, plots="" if getattr(args, "no_plots", False) else getattr(args, "plots", None))
+    if args.command == "fit":
+        from vae.config import AutoencoderConfig, FitConfig
+
+        config = AutoencoderConfig(model=args.model, arch=args.arch, latent_dim=args.latent_dim, layers=args.layers,
+                                   conv_channels=args.conv_channels, conv_hidden=args.conv_hidden)
+        fit_config = FitConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta, sparsity=args.sparsity,
+            sparsity_target=args.sparsity_target, noise=args.noise, head_weight=args.head_weight,
+            ssim_weight=args.ssim_weight, seed=args.seed, device=args.device,
+        )
+        return run("fit", lambda: family.fit(args.train, args.model_path, config, fit_config, args.head, outputs))
+    if args.command == "reconstruct":
+        return run("reconstruct", lambda: family.reconstruct(args.data, args.model_path, args.out, outputs))
+    if args.command == "denoise":
+        return run("denoise", lambda: family.denoise(args.data, args.model_path, args.out, args.truth, outputs))
+    if args.command == "generate":
+        return run("generate", lambda: family.generate(args.model_path, args.count, args.out, args.seed, outputs))
+    return run("classify", lambda: family.classify(args.data, args.model_path, args.out, outputs))
