@@ -107,3 +107,71 @@ def test_experiment_split_is_fixed_and_disjoint(tmp_path):
         seen |= set(part.tolist())
     assert len(seen) == 6000 and len(first["val"][0]) == 15
     assert [p.rsplit("/", 1)[1] for p in write_sets({"x": (np.zeros((1, 28, 28), np.uint8), None)}, str(tmp_path))] == ["x.npz"]
+
+
+def test_fashion_mnist_is_written_whole_from_checked_idx_files(tmp_path):
+    from vae.datasets import FASHION_FILES, build_fashion_mnist
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    arrays, checksums = fake_mnist(mirror)
+    assert set(checksums) == set(FASHION_FILES)  # the same file names as MNIST's
+    (tmp_path / "broken").mkdir()
+    for name in checksums:
+        (tmp_path / "broken" / name).write_bytes(b"not it")
+    paths = build_fashion_mnist(str(tmp_path / "out"), mirrors=(f"file://{tmp_path}/broken/", f"file://{mirror}/"), checksums=checksums)
+    assert [path.rsplit("/", 1)[1] for path in paths] == ["fashion_mnist_train.npz", "fashion_mnist_test.npz"]
+    train, test = (load_image_set(path) for path in paths)
+    np.testing.assert_array_equal(train.pixels.reshape(-1, 28, 28), arrays["train-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(test.labels, arrays["t10k-labels-idx1-ubyte.gz"])
+
+
+def ham_csv(path, count=70, columns_first=False):
+    """A small hmnist_28_28_RGB.csv: header pixel0000..pixel2351,label; each pixel's R, G, B in turn."""
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (count, 28, 28, 3))
+    labels = np.arange(count) % 7
+    header = [f"pixel{index:04d}" for index in range(2352)] + ["label"]
+    rows = np.concatenate([images.reshape(count, -1), labels[:, None]], axis=1)
+    lines = [",".join(header)] + [",".join(map(str, row)) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return images, labels
+
+
+def test_ham10000_csv_becomes_a_stratified_rgb_split(tmp_path):
+    from vae.datasets import main
+
+    images, labels = ham_csv(tmp_path / "hmnist_28_28_RGB.csv")
+    assert main(["ham10000", "--csv", str(tmp_path / "hmnist_28_28_RGB.csv"), "--out", str(tmp_path / "out")]) == 0
+    train = np.load(tmp_path / "out" / "ham10000_train.npz")
+    test = np.load(tmp_path / "out" / "ham10000_test.npz")
+    assert train["data"].shape == (56, 28, 28, 3) and test["data"].shape == (14, 28, 28, 3) and train["data"].dtype == np.uint8
+    assert sorted(np.bincount(test["labels"])) == [2] * 7  # stratified: every class on both sides
+    together = {(image.tobytes(), label) for image, label in zip(np.concatenate([train["data"], test["data"]]),
+                                                                   np.concatenate([train["labels"], test["labels"]]))}
+    assert together == {(image.astype(np.uint8).tobytes(), label) for image, label in zip(images, labels)}
+    image_set = load_image_set(str(tmp_path / "out" / "ham10000_test.npz"), rgb=True)
+    assert image_set.channels == 3 and image_set.images().shape == (14, 3 * 784)
+
+
+@pytest.mark.parametrize("content, message", [("a,b\n1,2\n", "header"), ("", "header")])
+def test_ham10000_refuses_other_csv_files(tmp_path, content, message):
+    from vae.datasets import read_ham10000_csv
+
+    (tmp_path / "x.csv").write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_ham10000_csv(str(tmp_path / "x.csv"))
+
+
+def test_combine_keeps_a_stratified_hold_out_of_the_last_file():
+    from vae.datasets import combine
+
+    first = (np.zeros((50, 28, 28), np.uint8), np.full(50, 1))
+    last = (np.arange(100, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8), np.arange(100) % 10)
+    sets = combine([first, last], hold_out=20)
+    assert len(sets["train"][0]) == 130 and len(sets["test"][0]) == 20
+    assert sorted(np.bincount(sets["test"][1])) == [2] * 10
+    held_out = set(sets["test"][0][:, 0, 0])
+    assert not held_out & set(sets["train"][0][50:, 0, 0])  # no image on both sides
+    with pytest.raises(InputError, match="hold-out"):
+        combine([last], hold_out=100)

@@ -1,11 +1,22 @@
-"""Building image sets: MNIST from its idx files, a small offline demo set, and experiment splits.
+"""Building image sets: MNIST and Fashion-MNIST from their idx files, HAM10000 from its 28×28 RGB CSV,
+a small offline demo set, and experiment splits.
 
     python -m vae.datasets mnist  --out data/     download MNIST (checksums, a second mirror), write
                                                   mnist_1_4_8_{train,val,test,recon}.npz
+    python -m vae.datasets fashion-mnist --out data/
+                                                  download Fashion-MNIST (checksums, a second mirror),
+                                                  write fashion_mnist_{train,test}.npz (labels 0..9)
+    python -m vae.datasets ham10000 --csv hmnist_28_28_RGB.csv --out data/
+                                                  Kaggle's 28×28 RGB HAM10000 CSV (download it yourself)
+                                                  as ham10000_{train,test}.npz: N×28×28×3 uint8, labels
+                                                  0..6 as in the file, a stratified 80/20 split
     python -m vae.datasets digits --out DIR       the offline demo set from scikit-learn's digits
     python -m vae.datasets split SOURCE.npz --out DIR
                                                   the fixed train/val/selection/test split of a
                                                   labelled file, for experiments and quality tests
+    python -m vae.datasets combine FIRST.npz ... LAST.npz --hold-out N --out DIR
+                                                  the files together as DIR/train.npz, less N images of
+                                                  LAST (stratified by label) kept as DIR/test.npz
 """
 
 import argparse
@@ -20,7 +31,7 @@ import numpy as np
 
 from vae.checkpoint import atomic_write
 from vae.data import IMAGE_SIDE
-from vae.errors import InputError
+from vae.errors import InputError, first_line
 
 DIGITS = (1, 4, 8)
 VAL_PER_CLASS = 5
@@ -31,6 +42,18 @@ MNIST_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
 )
+FASHION_MIRRORS = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+)
+FASHION_FILES = {  # the same file names as MNIST's, other contents
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+HAM_PIXELS = IMAGE_SIDE * IMAGE_SIDE * 3
+HAM_TEST_SHARE = 0.2
 MNIST_FILES = {  # name: md5 of the gzip file, as published with the data set's mirrors
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -113,6 +136,55 @@ def build_mnist(out: str, raw_folder: str | None = None, mirrors=MNIST_MIRRORS, 
     return write_sets(mnist_sets(*arrays), out, "mnist_1_4_8")
 
 
+def build_fashion_mnist(out: str, raw_folder: str | None = None, mirrors=FASHION_MIRRORS, checksums=FASHION_FILES) -> list[str]:
+    """Download (or reuse) Fashion-MNIST's four idx files; write its train (60,000) and test (10,000) sets whole."""
+    raw_folder = raw_folder or os.path.join(out, "raw", "fashion-mnist")
+    train_x, train_y, test_x, test_y = (read_idx(download(name, raw_folder, mirrors, checksums), name) for name in checksums)
+    sets = {"train": (train_x, train_y.astype(np.int64)), "test": (test_x, test_y.astype(np.int64))}
+    return write_sets(sets, out, "fashion_mnist")
+
+
+# ---------------------------------------------------------------------------------------- HAM10000
+
+
+def read_ham10000_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Kaggle's hmnist_28_28_RGB.csv: a header (pixel0000..pixel2351, label), then one image per row with
+    each pixel's R, G, B in turn. Returns (N, 28, 28, 3) uint8 images and (N,) int64 labels."""
+    import csv
+
+    from vae.errors import open_for_reading
+
+    with open_for_reading(path, "a CSV file") as handle:
+        try:
+            header = next(csv.reader([handle.readline().decode("utf-8")]), [])
+            header = [name.strip().strip('"') for name in header]
+            if "label" not in header or len(header) != HAM_PIXELS + 1:
+                raise InputError(f"{path}: expected a header of {HAM_PIXELS} pixel columns and 'label' (hmnist_28_28_RGB.csv)")
+            values = np.loadtxt(handle, delimiter=",", dtype=np.int64, ndmin=2)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise InputError(f"{path}: not a readable CSV of integers ({first_line(error)})") from None
+    if values.shape[0] == 0 or values.shape[1] != len(header):
+        raise InputError(f"{path}: expected rows of {len(header)} integers, found {values.shape[1] if values.size else 0} per row")
+    label_column = header.index("label")
+    labels = values[:, label_column]
+    pixels = np.delete(values, label_column, axis=1)
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise InputError(f"{path}: pixel values must lie in 0..255")
+    return pixels.astype(np.uint8).reshape(-1, IMAGE_SIDE, IMAGE_SIDE, 3), labels
+
+
+def build_ham10000(csv_path: str, out: str, seed: int = SPLIT_SEED) -> list[str]:
+    """The HAM10000 CSV as ham10000_train.npz and ham10000_test.npz, split 80/20 stratified by label."""
+    from sklearn.model_selection import train_test_split
+
+    images, labels = read_ham10000_csv(csv_path)
+    counts = np.unique(labels, return_counts=True)[1]
+    # Stratified where it can be: every class needs an image on each side of the split.
+    stratify = labels if counts.min() >= 2 and int(HAM_TEST_SHARE * len(labels)) >= len(counts) else None
+    train, test = train_test_split(np.arange(len(labels)), test_size=HAM_TEST_SHARE, stratify=stratify, random_state=seed)
+    return write_sets({"train": (images[train], labels[train]), "test": (images[test], labels[test])}, out, "ham10000")
+
+
 def write_sets(sets: dict, out: str, prefix: str = "") -> list[str]:
     """Write each (images, labels) set as OUT/PREFIX_NAME.npz (OUT/NAME.npz without a prefix)."""
     os.makedirs(out, exist_ok=True)
@@ -166,32 +238,63 @@ def experiment_split(images: np.ndarray, labels: np.ndarray, test_count=3000, se
             (("train", train_index), ("val", val_index), ("selection", selection_index), ("test", test_index))}
 
 
+def combine(sets: list[tuple[np.ndarray, np.ndarray]], hold_out: int, seed: int = SPLIT_SEED) -> dict:
+    """Labelled sets together as "train", less ``hold_out`` images of the last set, drawn stratified by label, as "test"."""
+    from sklearn.model_selection import train_test_split
+
+    last_images, last_labels = sets[-1]
+    if not 0 < hold_out < len(last_labels):
+        raise InputError(f"--hold-out {hold_out}: must be between 1 and the last file's {len(last_labels) - 1} images")
+    keep, test = train_test_split(np.arange(len(last_labels)), test_size=hold_out, stratify=last_labels, random_state=seed)
+    keep.sort(), test.sort()
+    images = np.concatenate([images for images, _ in sets[:-1]] + [last_images[keep]])
+    labels = np.concatenate([labels for _, labels in sets[:-1]] + [last_labels[keep]])
+    return {"train": (images, labels), "test": (last_images[test], last_labels[test])}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vae.datasets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("mnist", "digits", "split"))
-    parser.add_argument("source", nargs="?", help="split: the labelled .npz to split")
+    parser.add_argument("what", choices=("mnist", "fashion-mnist", "ham10000", "digits", "split", "combine"))
+    parser.add_argument("sources", nargs="*", metavar="SOURCE.npz", help="split: the labelled .npz to split; combine: the files to combine")
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--csv", help="ham10000: the hmnist_28_28_RGB.csv file")
+    parser.add_argument("--hold-out", type=int, default=2000, help="combine: test images drawn from the last file (default %(default)s)")
     args = parser.parse_args(argv)
     try:
         if args.what == "mnist":
             paths = build_mnist(args.out)
+        elif args.what == "fashion-mnist":
+            paths = build_fashion_mnist(args.out)
+        elif args.what == "ham10000":
+            if not args.csv:
+                parser.error("ham10000 needs --csv hmnist_28_28_RGB.csv")
+            paths = build_ham10000(args.csv, args.out)
         elif args.what == "digits":
             paths = write_sets(digits_sets(), args.out, "digits_1_4_8")
+        elif args.what == "split":
+            if len(args.sources) != 1:
+                parser.error("split needs one SOURCE.npz")
+            images, labels = _labelled_images(args.sources[0])
+            paths = write_sets(experiment_split(images, labels), args.out)
         else:
-            if not args.source:
-                parser.error("split needs SOURCE.npz")
-            from vae.data import load_image_set
-
-            source = load_image_set(args.source, labels="required")
-            side = IMAGE_SIDE
-            images = (source.pixels if source.pixels.dtype == np.uint8 else source.images()).reshape(-1, side, side)
-            paths = write_sets(experiment_split(images, source.labels), args.out)
+            if len(args.sources) < 1:
+                parser.error("combine needs at least one SOURCE.npz")
+            paths = write_sets(combine([_labelled_images(path) for path in args.sources], args.hold_out), args.out)
     except InputError as error:
         print(f"python -m vae.datasets: error: {error}", file=sys.stderr)
         return 2
     for path in paths:
         print(path)
     return 0
+
+
+def _labelled_images(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A labelled file's images as stored when uint8 (else as floats in [0, 1]), (N, 28, 28), and its labels."""
+    from vae.data import load_image_set
+
+    source = load_image_set(path, labels="required")
+    images = source.pixels if source.pixels.dtype == np.uint8 else source.images()
+    return images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), source.labels
 
 
 if __name__ == "__main__":
