@@ -26,9 +26,10 @@ fitted on its latent space (seeded from VAL's labelled images) that classifies t
                        prints accuracy, precision, recall and F1 when TEST has labels
   evaluate             scores existing outputs against a truth npz
   plot                 redraws the plots from saved files
-  fit, reconstruct, denoise, generate, classify
+  fit, reconstruct, denoise, generate, classify, anomaly, sweep
                        the autoencoder family (AE, beta-VAE, sparse, conv, denoising, classifier head,
-                       grey or RGB): 'vae.py fit --help' and so on list their options
+                       grey or RGB), anomaly detection and cross-validated sweeps: 'vae.py fit --help'
+                       and so on list their options
 
 Inputs: .npz with key 'data' (N x 28 x 28, N x 784 or N x 1 x 28 x 28; uint8 0..255 or floats in
 [0, 1]) and optionally 'labels'. Bad input gives a one-line error and exit status 2."""

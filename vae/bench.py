@@ -351,11 +351,16 @@ def main(argv=None) -> int:
             bench_ssim(test.pixels.reshape(-1, 28, 28), output["data"], repeats)
         sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
         bench_classifier(model, mixture, images, work, sizes, repeats)
+    print_table()
+    return 0
+
+
+def print_table() -> None:
+    """Every row measured so far, as one Markdown table on stdout."""
     print("| measure | ours | reference | ratio | target | met |")
     print("|---|---|---|---|---|---|")
     for measure, ours_cell, reference, ratio, target, met in ROWS:
         print(f"| {measure} | {ours_cell} | {reference} | {ratio} | {target} | {'' if met is None else ('yes' if met else '**no**')} |")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The family's commands behind vae.py: fit, reconstruct, denoise, generate, classify.
+"""The family's commands behind vae.py: fit, reconstruct, denoise, generate, classify (anomaly: vae.anomaly).
 
 Data flows one way, as in commands.py: npz -> images (N, C, 28, 28) -> network (vae.models) ->
 latent -> decoded images, samples or class predictions -> output files and figures. The model file
@@ -58,11 +58,14 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
     start = time.perf_counter()
     model, history = fit_autoencoder(images, config, fit_config, targets, quiet=outputs.quiet)
     seconds = time.perf_counter() - start
+    from vae.anomaly import reconstruction_scores, training_thresholds
+
     record = {
         "fit": asdict(fit_config),
         "train_images": len(train_set),
         "epochs_loss": [round(stats.loss, 6) for stats in history],
         "fit_seconds": round(seconds, 3),
+        "anomaly": {"thresholds": training_thresholds(reconstruction_scores(model, train_set), fit_config.anomaly_quantile)},
     }
     checkpoint.save_model(model_path, config, model.state_dict(), _plain(record), mark=checkpoint.FAMILY_FORMAT)
     parameters = sum(tensor.numel() for tensor in model.parameters())
