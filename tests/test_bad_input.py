@@ -28,11 +28,12 @@ def workspace(tmp_path, trained, shape_sets, family):
     (folder / "gmm_params.pkl").write_bytes(trained["mixture"].read_bytes())
     (folder / "model.pth").write_bytes(family["vae"].read_bytes())
     (folder / "ae.pth").write_bytes(family["ae"].read_bytes())
-    for name in ("vae.csv", "predictions.csv"):
+    for name in ("vae.csv", "predictions.csv", "anomalies.csv"):
         (folder / name).write_text("Predicted_Label\n1\n")
     for name in ("vae_reconstructed.npz", "reconstructed.npz", "denoised.npz", "samples.npz"):
         np.savez(folder / name, data=np.zeros((1, 28, 28), np.float32))
     (folder / "samples.png").write_bytes(b"\x89PNG earlier")
+    (folder / "anomalies.png").write_bytes(b"\x89PNG earlier")
     folder.sets = shape_sets
     return folder
 
@@ -76,11 +77,12 @@ def plain_torch_state(folder):
     return folder / "linear.pth"
 
 
-def family_model_with(folder, config=None, state=None):
-    """model.pth with some of its configuration or weights changed, as changed.pth."""
+def family_model_with(folder, config=None, state=None, record=None):
+    """model.pth with some of its configuration, weights or record changed, as changed.pth."""
     checkpoint = torch.load(folder / "model.pth", weights_only=True)
     checkpoint["config"].update(config or {})
     checkpoint["state_dict"].update(state or {})
+    checkpoint["record"].update(record or {})
     torch.save(checkpoint, folder / "changed.pth")
     return folder / "changed.pth"
 
@@ -194,6 +196,22 @@ CASES = {
     "generate: too many samples": (lambda f: ["generate", "model.pth", "2000000"], ["2,000,000", "at most"]),
     "generate: a data file as the model": (lambda f: ["generate", f.sets["test"], "5"], ["test.npz", "not a torch checkpoint"]),
     "classify: a model without a head": (lambda f: ["classify", f.sets["test"], "ae.pth"], ["ae.pth", "no classifier head"]),
+    "anomaly: labels that are not 0/1": (lambda f: ["anomaly", f.sets["test"], "model.pth"], ["test.npz", "not 0/1", "--abnormal-classes"]),
+    "anomaly: abnormal classes of unlabelled data": (
+        lambda f: ["anomaly", f.sets["test_unlabelled"], "model.pth", "--abnormal-classes", "3"], ["--abnormal-classes", "no 'labels'"],
+    ),
+    "anomaly: no stored threshold": (lambda f: ["anomaly", f.sets["test"], family_model_with(f, record={"anomaly": {}})], ["changed.pth", "no stored mse threshold", "--threshold"]),
+    "anomaly: RGB images for a grey model": (
+        lambda f: ["anomaly", npz(f, "rgb.npz", data=np.stack([IMAGES] * 3, -1)), "model.pth", "--threshold", "1"], ["rgb.npz", "3-channel"],
+    ),
+    "anomaly: output folder missing": (lambda f: ["anomaly", f.sets["test"], "model.pth", "--out", f / "no" / "a.csv"], ["a.csv", "does not exist"]),
+    "sweep: an unknown knob": (lambda f: ["sweep", f.sets["train"], "--grid", "colour=red", "--out", f / "sw"], ["--grid", "--colour"]),
+    "sweep: a value its option refuses": (lambda f: ["sweep", f.sets["train"], "--grid", "model=ae,gan", "--out", f / "sw"], ["--grid", "'gan'"]),
+    "sweep: a knob without values": (lambda f: ["sweep", f.sets["train"], "--grid", "beta", "--out", f / "sw"], ["--grid", "KNOB=V1,V2"]),
+    "sweep: more folds than images": (lambda f: ["sweep", npz(f, "few.npz", data=IMAGES), "--grid", "beta=1", "--folds", "20", "--out", f / "sw"], ["few.npz", "too few"]),
+    "sweep: a head with too few images of a class": (
+        lambda f: ["sweep", npz(f, "few.npz", data=IMAGES, labels=LABELS), "--grid", "beta=1", "--head", "--folds", "12", "--out", f / "sw"], ["few.npz", "each with at least 12"],
+    ),
     "classify: labels of the wrong count": (lambda f: ["classify", npz(f, "short.npz", data=IMAGES, labels=LABELS[:-1]), "model.pth"], ["short.npz", "29 entries"]),
 }
 
