@@ -1,0 +1,58 @@
+"""`make bench`, sweeps (issue #12): the same sweep with --jobs 1 and --jobs 2, wall time and its summary table.
+
+    python -m vae.sweep_bench [--train ...mnist_1_4_8_train.npz] [--test ...mnist_test_first5000.npz] [--epochs 4]
+
+A 3,000-image subset (seeded) of the two shared files' training part (as in the family's bench),
+grid "model=ae,vae beta=1,5,20 latent-dim=2,10" (8 cells: an AE has no beta), 3 folds; each sweep
+through vae.py, timed around the whole command. Fewer epochs than fit's default keep it short.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from vae.bench import print_table, row, vae_command
+from vae.datasets import combine
+from vae.family_bench import SHARED
+
+GRID = "model=ae,vae beta=1,5,20 latent-dim=2,10"
+SUBSET = 3000
+SPEED_BAR = 0.65  # --jobs 2 wall time over --jobs 1's
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae.sweep_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", default=os.path.join(SHARED, "mnist_1_4_8_train.npz"))
+    parser.add_argument("--test", default=os.path.join(SHARED, "mnist_test_first5000.npz"))
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args(argv)
+    sets = []
+    for path in (args.train, args.test):
+        with np.load(path) as arrays:
+            sets.append((arrays["data"], arrays["labels"]))
+    images, labels = combine(sets, 2000)["train"]
+    chosen = np.sort(np.random.default_rng(0).choice(len(images), size=SUBSET, replace=False))
+    seconds = {}
+    with tempfile.TemporaryDirectory() as work:
+        subset = os.path.join(work, "subset.npz")
+        np.savez(subset, data=images[chosen], labels=labels[chosen])
+        for jobs in (1, 2):
+            start = time.perf_counter()
+            vae_command("sweep", subset, "--grid", GRID, "--folds", "3", "--jobs", jobs, "--epochs", args.epochs,
+                        "--out", os.path.join(work, f"jobs{jobs}"), "--quiet")
+            seconds[jobs] = time.perf_counter() - start
+        summary = open(os.path.join(work, "jobs2", "summary.md")).read()
+    ratio = seconds[2] / seconds[1]
+    row(f"`sweep` wall time, --jobs 2 vs --jobs 1 ({SUBSET:,} images, 8 cells x 3 folds, {args.epochs} epochs)",
+        f"{seconds[2]:.1f} s", f"{seconds[1]:.1f} s", f"{ratio:.2f}×", f"≤ {SPEED_BAR}×", ratio <= SPEED_BAR)
+    print_table()
+    print(f"\nThe --jobs 2 sweep's summary.md ({args.epochs} epochs):\n\n{summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
