@@ -58,7 +58,7 @@ def ssim_of(mnist, command, data, model, truth):
 def test_the_conv_ae_reconstructs_better_than_the_conv_vae(mnist):
     ae = ssim_of(mnist, "reconstruct", mnist["test"], fitted(mnist, "ae", "--model", "ae"), mnist["clean"])
     vae = ssim_of(mnist, "reconstruct", mnist["test"], fitted(mnist, "vae", "--model", "vae"), mnist["clean"])
-    assert ae >= 0.71 and vae >= 0.70  # measured 0.730 and 0.724 (5 epochs on 4,000 images)
+    assert ae >= 0.71 and vae >= 0.70  # measured 0.730 and 0.724 with a 128-wide dense layer (5 epochs on 4,000 images)
     assert ae > vae
 
 
