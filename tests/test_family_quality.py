@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SHARED_MNIST, run_vae, write_npz
-from vae.datasets import combine
+from vae.datasets import combine_files
 from vae.metrics import per_image_scores
 
 SHARED_TEST = os.path.join(ROOT, "..", "shared", "data", "mnist_test_first5000.npz")
@@ -23,11 +23,7 @@ ANOMALY_AUC, ANOMALY_F1 = 0.90, 0.74  # measured 0.918 and 0.763 (5 epochs on 4,
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory):
     folder = tmp_path_factory.mktemp("family-quality")
-    sets = []
-    for path in (SHARED_MNIST, SHARED_TEST):
-        with np.load(path) as arrays:
-            sets.append((arrays["data"], arrays["labels"]))
-    split = combine(sets, hold_out=2000)
+    split = combine_files([SHARED_MNIST, SHARED_TEST], hold_out=2000)
     train_x, train_y = split["train"]
     pick = np.random.default_rng(0).choice(len(train_y), TRAIN_COUNT, replace=False)
     test_x, test_y = (array[:TEST_COUNT] for array in split["test"])

@@ -22,20 +22,15 @@ from vae.commands import Outputs, check_writable
 from vae.errors import InputError
 from vae.metrics import per_image_scores
 
-SCORES = ("mse", "ssim")
 ANOMALIES_FILE = "anomalies.csv"
 HEADER = "Anomaly_Score,Predicted_Anomaly"
 
 
 def reconstruction_scores(model, image_set) -> dict[str, np.ndarray]:
     """Each image's anomaly scores, {"mse": (N,), "ssim": (N,) of 1 - SSIM}, from its decoding by the latent mean."""
-    from vae.family import BATCH, decode_set
+    from vae.family import decode_set, decoded_pairs
 
-    decoded = decode_set(model, image_set)
-    shape = (-1, *image_set.tensor_shape())
-    pairs = ((batch.reshape(shape), decoded[start:start + BATCH].reshape(shape))
-             for start, batch in zip(range(0, len(image_set), BATCH), image_set.batches(BATCH)))
-    errors, similarities = per_image_scores(pairs, image_set.channels)
+    errors, similarities = per_image_scores(decoded_pairs(image_set, decode_set(model, image_set)), image_set.channels)
     return {"mse": errors, "ssim": 1.0 - similarities}
 
 

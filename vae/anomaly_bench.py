@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from vae.bench import print_table, row, vae_command
-from vae.datasets import combine
+from vae.datasets import combine_files
 from vae.family_bench import SHARED
 
 NORMAL = (1, 4, 8)
@@ -33,11 +33,7 @@ QUANTILES = (0.90, 0.95, 0.98, 0.99)
 
 def detection_split(train: str, test: str, hold_out: int, validation: bool, seed: int = 0) -> dict:
     """{"fit": normal images (N, 28, 28) uint8, "score": images, "truth": (M,) 0/1 (1 = anomaly)}, half anomalies."""
-    sets = []
-    for path in (train, test):
-        with np.load(path) as arrays:
-            sets.append((arrays["data"], arrays["labels"]))
-    split = combine(sets, hold_out)
+    split = combine_files([train, test], hold_out)
     images, labels = split["train"]
     normal = np.flatnonzero(np.isin(labels, NORMAL))
     rng = np.random.default_rng(seed)
@@ -63,21 +59,21 @@ def ours(split: dict, work: str) -> dict:
     start = time.perf_counter()
     vae_command("fit", os.path.join(work, "normal.npz"), model, "--model", "ae", "--quiet", "--no-plots")
     seconds = time.perf_counter() - start
-    out = os.path.join(work, "anomalies.csv")
-    vae_command("anomaly", os.path.join(work, "scored.npz"), model, "--out", out, "--quiet")
-    table = np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)
-    result = {"seconds": seconds, **detection_scores(split["truth"], table[:, 0], table[:, 1].astype(int))}
-    ssim_out = os.path.join(work, "anomalies_ssim.csv")
-    vae_command("anomaly", os.path.join(work, "scored.npz"), model, "--out", ssim_out, "--score", "ssim", "--quiet")
-    ssim_table = np.loadtxt(ssim_out, delimiter=",", skiprows=1, ndmin=2)
-    result["ssim"] = detection_scores(split["truth"], ssim_table[:, 0], ssim_table[:, 1].astype(int))
-    train_out = os.path.join(work, "train_scores.csv")  # the training images' own scores, for other quantiles
-    np.savez(os.path.join(work, "normal01.npz"), data=split["fit"], labels=np.zeros(len(split["fit"]), np.int64))
-    vae_command("anomaly", os.path.join(work, "normal01.npz"), model, "--out", train_out, "--quiet")
-    train_scores = np.loadtxt(train_out, delimiter=",", skiprows=1, ndmin=2)[:, 0]
-    result["f1_at"] = {quantile: detection_scores(split["truth"], table[:, 0], (table[:, 0] > np.quantile(train_scores, quantile)).astype(int))["f1"]
+    scores, flags = anomaly_csv(work, "scored.npz", model)
+    result = {"seconds": seconds, **detection_scores(split["truth"], scores, flags)}
+    result["ssim"] = detection_scores(split["truth"], *anomaly_csv(work, "scored.npz", model, "--score", "ssim"))
+    train_scores, _ = anomaly_csv(work, "normal.npz", model)  # the training images' own scores, for other quantiles
+    result["f1_at"] = {quantile: detection_scores(split["truth"], scores, (scores > np.quantile(train_scores, quantile)).astype(int))["f1"]
                        for quantile in QUANTILES}
     return result
+
+
+def anomaly_csv(work: str, data: str, model: str, *options) -> tuple[np.ndarray, np.ndarray]:
+    """`vae.py anomaly WORK/DATA MODEL [options]`: its CSV's scores (N,) and 0/1 flags (N,)."""
+    out = os.path.join(work, "anomalies.csv")
+    vae_command("anomaly", os.path.join(work, data), model, "--out", out, "--quiet", *options)
+    table = np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)
+    return table[:, 0], table[:, 1].astype(int)
 
 
 def pyod_detector(kind: str, split: dict) -> dict:

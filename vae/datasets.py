@@ -252,6 +252,11 @@ def combine(sets: list[tuple[np.ndarray, np.ndarray]], hold_out: int, seed: int 
     return {"train": (images, labels), "test": (last_images[test], last_labels[test])}
 
 
+def combine_files(paths: list[str], hold_out: int) -> dict:
+    """combine() of labelled npz files read from disk: {"train": (images, labels), "test": (images, labels)}."""
+    return combine([_labelled_images(path) for path in paths], hold_out)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vae.datasets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("mnist", "fashion-mnist", "ham10000", "digits", "split", "combine"))
@@ -279,7 +284,7 @@ def main(argv=None) -> int:
         else:
             if len(args.sources) < 1:
                 parser.error("combine needs at least one SOURCE.npz")
-            paths = write_sets(combine([_labelled_images(path) for path in args.sources], args.hold_out), args.out)
+            paths = write_sets(combine_files(args.sources, args.hold_out), args.out)
     except InputError as error:
         print(f"python -m vae.datasets: error: {error}", file=sys.stderr)
         return 2

@@ -141,9 +141,7 @@ def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Output
         if len(truth) != len(image_set):
             raise InputError(f"{truth_path}: has {len(truth)} images but {data_path} has {len(image_set)}")
     decoded = decode_set(model, image_set)
-    shape = (-1, *image_set.tensor_shape())
-    pairs = ((batch.reshape(shape), decoded[start:start + BATCH].reshape(shape)) for start, batch in zip(range(0, len(truth), BATCH), truth.batches(BATCH)))
-    scores = image_quality(pairs, image_set.channels)
+    scores = image_quality(decoded_pairs(truth, decoded), image_set.channels)
     checkpoint.atomic_write(out_path, lambda handle: np.savez(handle, data=image_set.restore(decoded)))
     outputs.say(f"wrote {out_path}: {len(image_set)} images\n" + format_scores(scores) + f"\n  (against {truth.path})")
     return scores
@@ -159,6 +157,13 @@ def decode_set(model, image_set: ImageSet) -> np.ndarray:
             mu, _ = model.encode(torch.from_numpy(batch).view(-1, *image_set.tensor_shape()))
             decoded[start:start + len(batch)] = torch.sigmoid(model.decode(mu)).flatten(1).numpy()
     return decoded
+
+
+def decoded_pairs(truth: ImageSet, decoded: np.ndarray):
+    """(truth batch, decoded batch) pairs of (B, C, H, W) images for vae.metrics; ``decoded`` is (N, C·784) in truth's order."""
+    shape = (-1, *truth.tensor_shape())
+    return ((batch.reshape(shape), decoded[start:start + BATCH].reshape(shape))
+            for start, batch in zip(range(0, len(truth), BATCH), truth.batches(BATCH)))
 
 
 def encode_set(model, image_set: ImageSet) -> np.ndarray:

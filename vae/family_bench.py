@@ -18,7 +18,7 @@ import numpy as np
 
 from vae.ablation import PROJECT
 from vae.bench import print_table, row, vae_command
-from vae.datasets import combine, write_sets
+from vae.datasets import combine_files, write_sets
 
 SHARED = os.path.join(PROJECT, "..", "shared", "data")
 FIT_LIMIT = 240.0  # seconds: issue #11's bound for every fit with its defaults
@@ -35,11 +35,7 @@ BARS = {"conv VAE, latent 10": 0.82, "conv AE, latent 10": 0.86, "denoising conv
 
 def family_split(train: str, test: str, hold_out: int, folder: str) -> dict:
     """train.npz / test.npz of the combined files, and noisy.npz: the test images with Gaussian noise (sigma 0.5, clipped)."""
-    sets = []
-    for path in (train, test):
-        with np.load(path) as arrays:
-            sets.append((arrays["data"], arrays["labels"]))
-    paths = dict(zip(("train", "test"), write_sets(combine(sets, hold_out), folder)))
+    paths = dict(zip(("train", "test"), write_sets(combine_files([train, test], hold_out), folder)))
     with np.load(paths["test"]) as arrays:
         clean = arrays["data"].astype(np.float32) / 255
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, NOISE, clean.shape), 0, 1).astype(np.float32)

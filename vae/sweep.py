@@ -133,8 +133,8 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
             if remaining[result["cell"]] == 0:
                 bar.update()
     rows = [done[(cell_name(cell), fold)] for cell in todo for fold in range(folds)]
-    write_outputs(rows, todo, grid, out)
-    outputs.say(f"wrote {os.path.join(out, 'results.csv')}, {os.path.join(out, 'summary.md')} and the figures\n\n" + summary_table(rows, todo))
+    summary = write_outputs(rows, todo, grid, out)
+    outputs.say(f"wrote {os.path.join(out, 'results.csv')}, {os.path.join(out, 'summary.md')} and the figures\n\n" + summary)
     return rows
 
 
@@ -175,7 +175,8 @@ def read_fold(path: str) -> dict | None:
     return found if isinstance(found, dict) else None
 
 
-def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str) -> None:
+def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str) -> str:
+    """OUT/results.csv, OUT/summary.md and the figures from the fits' rows; the summary's text."""
     from vae import plots
 
     metrics = [name for name in METRICS if any(name in row["scores"] for row in rows)]
@@ -187,13 +188,15 @@ def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str) -> N
         writer.writerow([row["cell"], *(row["knobs"].get(knob, "") for knob in knobs), row["fold"],
                          *(f"{row['scores'][name]:.6g}" if name in row["scores"] else "" for name in metrics), f"{row['fit_seconds']:.2f}"])
     checkpoint.atomic_write(os.path.join(out, "results.csv"), lambda handle: handle.write(table.getvalue().encode()))
-    checkpoint.atomic_write(os.path.join(out, "summary.md"), lambda handle: handle.write((summary_table(rows, todo) + "\n").encode()))
+    means = {cell_name(cell): cell_means(rows, cell_name(cell), metrics) for cell in todo}
+    summary = summary_table(means, metrics)
+    checkpoint.atomic_write(os.path.join(out, "summary.md"), lambda handle: handle.write((summary + "\n").encode()))
     curves = {cell_name(cell): np.mean([row["epochs_loss"] for row in rows if row["cell"] == cell_name(cell)], axis=0) for cell in todo}
     figures = {"loss_curves.png": plots.sweep_curves(curves)}
-    means = {cell_name(cell): cell_means(rows, cell_name(cell), metrics) for cell in todo}
     for knob in (knob for knob in knobs if len({cell.get(knob) for cell in todo}) > 1):
         figures[f"metrics_vs_{knob.replace('_', '-')}.png"] = plots.metrics_against(knob, todo, means, metrics, cell_name)
     plots.save_all(figures, out)
+    return summary
 
 
 def cell_means(rows: list[dict], name: str, metrics) -> dict[str, tuple[float, float]]:
@@ -202,10 +205,8 @@ def cell_means(rows: list[dict], name: str, metrics) -> dict[str, tuple[float, f
     return {metric: (float(np.mean(found)), float(np.std(found))) for metric, found in values.items() if found}
 
 
-def summary_table(rows: list[dict], todo: list[dict]) -> str:
-    """One Markdown row per cell, mean ± std over folds; the best cell of each column in bold."""
-    metrics = [name for name in METRICS if any(name in row["scores"] for row in rows)]
-    means = {cell_name(cell): cell_means(rows, cell_name(cell), metrics) for cell in todo}
+def summary_table(means: dict[str, dict], metrics: list[str]) -> str:
+    """One Markdown row per cell from its {metric: (mean, std)} over folds; the best cell of each column in bold."""
     best = {}
     for metric in metrics:
         scored = [(summary[metric][0], name) for name, summary in means.items() if metric in summary]

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from vae.bench import print_table, row, vae_command
-from vae.datasets import combine
+from vae.datasets import combine_files
 from vae.family_bench import SHARED
 
 GRID = "model=ae,vae beta=1,5,20 latent-dim=2,10"
@@ -30,11 +30,7 @@ def main(argv=None) -> int:
     parser.add_argument("--test", default=os.path.join(SHARED, "mnist_test_first5000.npz"))
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args(argv)
-    sets = []
-    for path in (args.train, args.test):
-        with np.load(path) as arrays:
-            sets.append((arrays["data"], arrays["labels"]))
-    images, labels = combine(sets, 2000)["train"]
+    images, labels = combine_files([args.train, args.test], 2000)["train"]
     chosen = np.sort(np.random.default_rng(0).choice(len(images), size=SUBSET, replace=False))
     seconds = {}
     with tempfile.TemporaryDirectory() as work:
