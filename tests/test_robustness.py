@@ -59,12 +59,18 @@ def test_a_model_file_that_would_run_code_is_refused(tmp_path, trained, shape_se
     assert not (tmp_path / "vae_reconstructed.npz").exists()
 
 
+def as_foreground_job():
+    """Ctrl-C reaches a terminal's foreground job; a shell starts background jobs with SIGINT ignored,
+    which a child inherits, so a test suite run in the background would otherwise never see it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_training(shape_sets, folder):
     """A long training run whose per-epoch lines arrive on stderr."""
     return subprocess.Popen(
         [sys.executable, VAE, shape_sets["train"], shape_sets["val"], "train", "vae.pth", "gmm_params.pkl",
          "--epochs", "400", "--batch-size", "64", "--hidden", "64,32", "--no-plots"],
-        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_foreground_job,
     )
 
 
