@@ -71,7 +71,7 @@ def test_the_classifier_head_names_the_ten_digits(mnist):
     run_vae("classify", mnist["test"], model, "--out", out, "--quiet", check=True)
     predicted = np.array([int(line) for line in out.read_text().splitlines()[1:]])
     truth = np.load(mnist["test"])["labels"]
-    assert np.mean(predicted == truth) >= 0.86  # measured 0.884 (0.926 before --head-shift, which pays off in longer fits: 0.975 at 12 epochs)
+    assert np.mean(predicted == truth) >= 0.86  # measured 0.884 (0.926 before --head-shift, which pays off in longer fits: 0.968 at 11 epochs)
 
 
 def test_anomaly_detection_flags_the_seven_unseen_digits(mnist):

@@ -119,7 +119,7 @@ class AutoencoderConfig:
 class FitConfig:
     """How ``vae.py fit`` trains one of the family's networks (saved in MODEL.pth's record)."""
 
-    epochs: int = 12  # with conv_hidden 256; fits must stay under 4 minutes on a 2-core CPU (docs/family.md)
+    epochs: int = 11  # with conv_hidden 256; fits must stay under 4 minutes on a 2-core CPU: 12 took 241 s once (docs/family.md)
     batch_size: int = 64  # more, smaller steps: in 8 epochs batch 64 reconstructed better than 128 (docs/family.md)
     lr: float = 6e-3  # peak of a cosine schedule; the conv net's batch normalisation takes it
     beta: float = 1.0  # vae: weight of KL(q(z|x) || N(0, I)); 0 trains it like an AE
