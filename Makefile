@@ -56,6 +56,7 @@ bench: install $(VENV)/.installed-bench
 	$(PY) -m vae.family_bench
 	$(PY) -m vae.anomaly_bench
 	$(PY) -m vae.sweep_bench
+	$(PY) -m vae.distributed_bench
 
 ablation: install
 	$(PY) -m vae.ablation --seeds 0

@@ -71,9 +71,11 @@ def class_list(text: str) -> tuple[int, ...]:
 
 def run(command: str, call, interrupted: str = "wrote nothing new") -> int:
     """Run ``call()``: a user's error becomes one line on stderr and exit 2, Ctrl-C exit 130."""
+    from vae import distributed
     from vae.errors import InputError
 
     try:
+        distributed.check_command(command)
         call()
     except InputError as error:
         print(f"vae.py: error: {' '.join(str(error).split())}", file=sys.stderr)

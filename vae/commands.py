@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from vae import checkpoint
+from vae import checkpoint, distributed
 from vae.data import IMAGE_SIDE, ImageSet, load_image_set
 from vae.errors import InputError, first_line, open_for_reading
 from vae.gmm import MixtureClassifier, fit_classifier
@@ -30,6 +30,9 @@ MAX_PARAMETERS = 20_000_000  # the assignment's limit
 class Outputs:
     quiet: bool = False
     plots: str | None = None  # a folder; None: the default for the command, "": no plots
+
+    def __post_init__(self):
+        self.quiet = self.quiet or not distributed.is_writer()  # under torchrun only rank 0 prints
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -86,6 +89,8 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
         outputs.say(describe_propagation(propagated, classes))
     model, history = train_model(train_images, model_config, train_config, anchors=anchors, propagated=propagated, quiet=outputs.quiet)
     train_seconds = time.perf_counter() - start
+    if not distributed.is_writer():  # under torchrun rank 0 alone fits the mixture and writes
+        return {"seconds": train_seconds, "parameters": parameters, "history": history}
 
     state = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
     network = Network.from_state(model_config, state)

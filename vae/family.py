@@ -11,7 +11,7 @@ from dataclasses import asdict, fields, replace
 
 import numpy as np
 
-from vae import checkpoint
+from vae import checkpoint, distributed
 from vae.commands import Outputs, _plain, _plots_dir, check_folder_writable, check_writable, format_scores, write_predictions
 from vae.config import AutoencoderConfig, FitConfig
 from vae.data import ImageSet, in_layout, load_image_set
@@ -58,6 +58,8 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
     start = time.perf_counter()
     model, history = fit_autoencoder(images, config, fit_config, targets, quiet=outputs.quiet)
     seconds = time.perf_counter() - start
+    if not distributed.is_writer():  # under torchrun rank 0 alone writes
+        return {"seconds": seconds, "parameters": None, "history": history}
     from vae.anomaly import reconstruction_scores, training_thresholds
 
     record = {

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vae import distributed
 from vae.config import ModelConfig, TrainConfig
 from vae.model import VAE, anchor_divergence, kl_divergence, pixel_loss, prior_means, propagation_loss, similarity
 
@@ -83,7 +84,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     ``propagated``: (N,) each image's propagated class (vae.propagation), for the propagation loss, or None.
     """
     seed_everything(config.seed)
-    device = resolve_device(config.device)
+    device = distributed.start(resolve_device(config.device))
     model = VAE(model_config).to(device)
     data = torch.from_numpy(images).to(device)
     steps = math.ceil(len(data) / config.batch_size) * config.epochs + math.ceil(len(data) / config.decoder_batch_size) * config.decoder_epochs
@@ -132,13 +133,14 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     # As a context manager the bar is closed (its line cleared) however training ends, Ctrl-C included.
     with tqdm(total=steps, desc="training", unit="batch", file=sys.stderr, disable=quiet, leave=False) as progress:
         model.train()
-        history = optimise(Phase("vae", model.parameters(), vae_step, config.epochs, config.batch_size, config.lr), len(data), shuffler, progress, start, quiet)
+        history = optimise(Phase("vae", list(model.parameters()), vae_step, config.epochs, config.batch_size, config.lr), len(data), shuffler, progress, start, quiet)
         if config.decoder_epochs:
             model.eval()  # the encoder is frozen from here on; its posterior means are what gets decoded
             with torch.no_grad():
                 means = torch.cat([model.encode(batch)[0] for batch in data.split(4096)])
 
-            offsets = torch.zeros_like(means, requires_grad=bool(config.latent_lr))  # (N, latent_dim), one per training image
+            # (N, latent_dim), one per training image; a Parameter, so that DDP averages its gradients too
+            offsets = torch.nn.Parameter(torch.zeros_like(means), requires_grad=bool(config.latent_lr))
 
             def decoder_step(indices):
                 batch = data[indices]
@@ -159,17 +161,19 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
 def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, start: float, quiet: bool) -> list[EpochStats]:
     """Run one phase over ``count`` training items; per-epoch means of its terms, timed from ``start``."""
     optimizer = torch.optim.Adam(phase.parameters, lr=phase.lr, fused=True)  # fused: foreach Adam took 13% of a decoder epoch
-    batches = math.ceil(count / phase.batch_size)
+    # in one process: phase.step on whole batches of all ``count`` items; with torchrun each rank's share of both
+    step, batch_size, items, shuffled = distributed.shard(phase, count, shuffler)
+    batches = math.ceil(items / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=phase.epochs * batches)
     device = optimizer.param_groups[0]["params"][0].device
-    epochs, batch_size = phase.epochs, phase.batch_size
+    epochs = phase.epochs
     history = []
     for epoch in range(1, epochs + 1):
         totals: dict[str, float] = {}
-        order = torch.randperm(count, generator=shuffler).to(device)
-        for first in range(0, count, batch_size):
+        order = shuffled(epoch).to(device)
+        for first in range(0, len(order), batch_size):
             indices = order[first:first + batch_size]
-            terms = phase.step(indices)
+            terms = step(indices)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
@@ -177,7 +181,8 @@ def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, star
             for name, value in terms.items():
                 totals[name] = totals.get(name, 0.0) + value.item() * len(indices)
             progress.update()
-        means = {name: total / count for name, total in totals.items()}
+        seen, *sums = distributed.summed([len(order), *totals.values()])
+        means = {name: total / seen for name, total in zip(totals, sums)}
         extra = {name: means[name] for name in phase.shown if name in means}
         stats = EpochStats(phase.name, epoch, means["loss"], means["pixel"], means.get("kl"), means.get("ssim"), time.perf_counter() - start, extra)
         history.append(stats)
