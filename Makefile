@@ -50,13 +50,15 @@ $(VENV)/.installed-bench: $(VENV)/.installed tests/requirements-bench.txt
 	touch $@
 
 # The assignment's table (about 10 minutes), the family's (each fit once: about 15 minutes),
-# anomaly detection against PyOD (about 6 minutes) and sweeps with 1 and 2 jobs (about 6 minutes).
+# anomaly detection against PyOD (about 6 minutes), sweeps with 1 and 2 jobs (about 6 minutes),
+# fit on 1 and 2 torchrun processes (under a minute) and the two reconstruction searches (about 3 minutes).
 bench: install $(VENV)/.installed-bench
 	$(PY) -m vae.bench
 	$(PY) -m vae.family_bench
 	$(PY) -m vae.anomaly_bench
 	$(PY) -m vae.sweep_bench
 	$(PY) -m vae.distributed_bench
+	$(PY) -m vae.search_bench
 
 ablation: install
 	$(PY) -m vae.ablation --seeds 0

@@ -5,6 +5,7 @@
 import argparse
 import sys
 
+from vae.network import SEARCHES
 from vae.cli import FAMILY_COMMANDS, FAMILY_USAGE, family_main, non_negative, positive, run, widths
 
 USAGE = """
@@ -85,8 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     mixture.add_argument("--reg-covar", type=non_negative(float), default=mixture_defaults.reg_covar, help="added to covariance diagonals (default %(default)s)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="PATH", help="where test_reconstruction / test_classifier write (default: this folder)")
-    output.add_argument("--no-refine", action="store_true",
-                        help="test_reconstruction: decode the posterior mean as it is, without the small latent search")
+    output.add_argument("--search", choices=SEARCHES, default="grid",
+                        help="test_reconstruction's latent search per image: grid (the default; 147 decodings each), lattice "
+                             "(about 6x faster, SSIM within 0.001 of grid's, slightly different bytes), none (decode the mean)")
+    output.add_argument("--no-refine", dest="search", action="store_const", const="none", help="the same as --search none")
     output.add_argument("--plots", metavar="DIR", help="folder for plots (default: plots/ beside vae.pth)")
     output.add_argument("--no-plots", action="store_true", help="train without drawing plots")
     output.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         model_config, train_config, mixture = _train_options(args)
         return run(command, lambda: commands.train(*paths, model_config, train_config, mixture, outputs))
     if command == "test_reconstruction":
-        return run(command, lambda: commands.test_reconstruction(*paths, args.out, outputs, refine=not args.no_refine))
+        return run(command, lambda: commands.test_reconstruction(*paths, args.out, outputs, search=args.search))
     if command == "test_classifier":
         return run(command, lambda: commands.test_classifier(*paths, args.out, outputs))
     if command == "evaluate":

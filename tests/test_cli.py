@@ -39,6 +39,19 @@ def test_test_reconstruction_writes_float32_in_unit_range_of_the_input_shape(tra
     assert 0 <= data.min() and data.max() <= 1
 
 
+@pytest.mark.parametrize("search", [["--search", "lattice"], ["--search", "none"], ["--no-refine"]])
+def test_each_reconstruction_search_writes_the_input_shape(trained, shape_sets, tmp_path, search):
+    run_vae(shape_sets["recon"], "test_reconstruction", trained["model"], "--out", tmp_path / "out.npz", *search, check=True)
+    with np.load(tmp_path / "out.npz") as output:
+        assert output["data"].shape == (10, 28, 28) and 0 <= output["data"].min() and output["data"].max() <= 1
+
+
+def test_no_refine_is_search_none(trained, shape_sets, tmp_path):
+    for name, option in (("none.npz", ["--search", "none"]), ("no_refine.npz", ["--no-refine"])):
+        run_vae(shape_sets["recon"], "test_reconstruction", trained["model"], "--out", tmp_path / name, *option, check=True)
+    assert (tmp_path / "none.npz").read_bytes() == (tmp_path / "no_refine.npz").read_bytes()
+
+
 def test_test_classifier_writes_one_label_per_image_in_order(trained, shape_sets):
     result = run_vae(shape_sets["test"], "test_classifier", trained["model"], trained["mixture"], cwd=trained["folder"], check=True)
     assert "F1 average" in result.stdout

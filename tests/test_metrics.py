@@ -41,6 +41,12 @@ def test_ssim_in_chunks_matches_one_pass():
     np.testing.assert_allclose(ssim(many_truth, many_output), np.tile(ssim(truth, outputs[0]), 10), atol=1e-12)
 
 
+def test_float32_ssim_ranks_candidates_like_float64():
+    truth, outputs = image_pairs()
+    for output in outputs:
+        np.testing.assert_allclose(ssim(truth, output, np.float32), ssim(truth, output), rtol=0, atol=1e-5)
+
+
 def test_window_sums_match_a_direct_sum():
     rng = np.random.default_rng(1)
     images = rng.random((3, 28, 28))

@@ -10,7 +10,8 @@ from vae import checkpoint
 from vae.config import ModelConfig
 from vae.errors import InputError
 from vae.model import VAE
-from vae.network import Network
+from vae.network import LatticeSearch, Network
+from vae.metrics import mse, recon_score, ssim
 
 
 @pytest.mark.parametrize("activation, decoder_hidden", [("relu", None), ("elu", (8, 16, 32)), ("silu", (40,))])
@@ -101,3 +102,37 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
         checkpoint.load_model(evil)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(evil, weights_only=True)  # torch's own safe loader refuses it too
+
+
+def untrained_search_inputs():
+    """An untrained network, 40 random images and their latent means."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=(32, 16))
+    network = Network.from_state(config, {k: v.numpy() for k, v in VAE(config).state_dict().items()})
+    images = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    return network, images, network.encode(images)
+
+
+def test_lattice_search_decodes_each_lattice_point_once_and_is_deterministic():
+    network, images, latent = untrained_search_inputs()
+    search = LatticeSearch(network)
+    first = search.refine(images, latent)
+    decoded = len(search.rows)
+    assert decoded == len(search.decoded) and decoded < 40 * 81  # shared, not one lattice per image
+    np.testing.assert_array_equal(search.refine(images, latent), first)
+    assert len(search.rows) == decoded  # the second pass found every lattice point decoded already
+    np.testing.assert_array_equal(LatticeSearch(network).refine(images, latent), first)
+
+
+def test_lattice_search_scores_well_against_the_grid_and_the_mean():
+    """On an untrained network the best candidate is far from the mean; both searches must find better ones."""
+    network, images, latent = untrained_search_inputs()
+
+    def score(points):
+        decoded = network.decode(points).reshape(-1, 28, 28)
+        truth = images.reshape(-1, 28, 28)
+        return recon_score(mse(truth, decoded), ssim(truth, decoded)).mean()
+
+    lattice, grid = score(LatticeSearch(network).refine(images, latent)), score(network.refine(images, latent))
+    assert lattice > score(latent)
+    assert lattice >= grid - 1e-3

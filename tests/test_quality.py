@@ -25,9 +25,11 @@ def scores(tmp_path_factory):
         np.savez(folder / "train_unlabelled.npz", data=train["data"])
     run_vae(folder / "train_unlabelled.npz", folder / "val.npz", "train", "vae.pth", "gmm_params.pkl", "--quiet", "--no-plots", cwd=folder, check=True)
     run_vae(folder / "test.npz", "test_reconstruction", "vae.pth", "--quiet", cwd=folder, check=True)
+    run_vae(folder / "test.npz", "test_reconstruction", "vae.pth", "--quiet", "--search", "lattice", "--out", "lattice.npz", cwd=folder, check=True)
     run_vae(folder / "test.npz", "test_classifier", "vae.pth", "gmm_params.pkl", "--quiet", cwd=folder, check=True)
-    results = evaluate(str(folder / "test.npz"), [str(folder / "vae_reconstructed.npz"), str(folder / "vae.csv")], Outputs(quiet=True))
-    return results[str(folder / "vae_reconstructed.npz")] | results[str(folder / "vae.csv")]
+    outputs = [str(folder / name) for name in ("vae_reconstructed.npz", "vae.csv", "lattice.npz")]
+    results = evaluate(str(folder / "test.npz"), outputs, Outputs(quiet=True))
+    return results[outputs[0]] | results[outputs[1]] | {"lattice_ssim": results[outputs[2]]["ssim"]}
 
 
 def test_classification_f1_average(scores):
@@ -37,3 +39,7 @@ def test_classification_f1_average(scores):
 def test_reconstruction_ssim_and_score(scores):
     assert scores["ssim"] >= 0.75  # issue #3's bars
     assert scores["score"] >= 0.86
+
+
+def test_the_lattice_search_keeps_the_grid_searchs_ssim(scores):
+    assert abs(scores["lattice_ssim"] - scores["ssim"]) <= 0.001  # issue #13's bar; the speed is in make bench

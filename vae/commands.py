@@ -18,7 +18,7 @@ from vae.errors import InputError, first_line, open_for_reading
 from vae.gmm import MixtureClassifier, fit_classifier
 from vae.config import MixtureOptions, ModelConfig, TrainConfig
 from vae.metrics import batched_reconstruction_scores, classification_scores
-from vae.network import BATCH, REFINE_BATCH, Network
+from vae.network import BATCH, REFINE_BATCH, LatticeSearch, Network
 
 RECONSTRUCTION_FILE = "vae_reconstructed.npz"
 PREDICTIONS_FILE = "vae.csv"
@@ -160,7 +160,7 @@ def load_classifier(mixture_path: str, network: Network, model_path: str) -> Mix
     return classifier
 
 
-def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, outputs: Outputs, refine: bool = True) -> dict:
+def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, outputs: Outputs, search: str = "grid") -> dict:
     """Write the reconstructions of RECON's images (same shape as its 'data', float32 in [0, 1])."""
     out_path = out_path or RECONSTRUCTION_FILE
     check_writable(out_path)
@@ -170,7 +170,7 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
     reconstructed = np.empty((len(image_set), side, side), dtype=np.float32)
 
     def scored_batches():
-        for part, images, decoded in _reconstructed_batches(network, image_set, refine):
+        for part, images, decoded in _reconstructed_batches(network, image_set, search):
             reconstructed[part] = decoded
             yield images.reshape(decoded.shape), decoded
 
@@ -180,20 +180,21 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
     return scores
 
 
-def reconstruct(network: Network, image_set: ImageSet, refine: bool = True) -> np.ndarray:
-    """Every image decoded from its posterior mean, refined (see Network.refine) unless told not to;
+def reconstruct(network: Network, image_set: ImageSet, search: str = "grid") -> np.ndarray:
+    """Every image decoded from its posterior mean moved by a latent search (see SEARCHES);
     (N, 28, 28) float32 in [0, 1]."""
-    return np.concatenate([decoded for _, _, decoded in _reconstructed_batches(network, image_set, refine)])
+    return np.concatenate([decoded for _, _, decoded in _reconstructed_batches(network, image_set, search)])
 
 
-def _reconstructed_batches(network: Network, image_set: ImageSet, refine: bool):
+def _reconstructed_batches(network: Network, image_set: ImageSet, search: str):
     """(slice, images (B, 784), reconstructions (B, 28, 28)) for consecutive batches of the set."""
     side = network.config.input_side
+    refine = {"grid": network.refine, "lattice": LatticeSearch(network).refine, "none": None}[search]
     batch = REFINE_BATCH if refine else BATCH
     for start, images in zip(range(0, len(image_set), batch), image_set.batches(batch)):
         latent = network.encode(images)
         if refine:
-            latent = network.refine(images, latent)
+            latent = refine(images, latent)
         yield slice(start, start + len(images)), images, network.decode(latent).reshape(-1, side, side)
 
 
