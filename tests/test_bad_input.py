@@ -1,5 +1,6 @@
 """Bad input: one readable line naming the file and the problem, exit code 2, no output written or changed."""
 
+import io
 import os
 import pathlib
 import pickle
@@ -49,6 +50,18 @@ def written(path, content):
     else:
         path.write_bytes(content)
     return path
+
+
+def npy_bytes(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def npy_folder(folder, data):
+    (folder / "set").mkdir()
+    np.save(folder / "set" / "data.npy", data)
+    return folder / "set"
 
 
 def npz(folder, name, **arrays):
@@ -123,7 +136,10 @@ CASES = {
     "text file": (classify(lambda f: written(f / "notes.npz", "hello")), ["notes.npz", "not a readable .npz"]),
     "empty file": (classify(lambda f: written(f / "empty.npz", b"")), ["empty.npz", "not a readable .npz"]),
     "truncated npz": (classify(lambda f: truncated(npz(f, "cut.npz", data=IMAGES))), ["cut.npz", "not a readable .npz"]),
-    "a bare .npy": (classify(lambda f: (np.save(f / "bare.npy", IMAGES), f / "bare.npy")[1]), ["bare.npy", "single .npy"]),
+    "a .npy named .npz": (classify(lambda f: written(f / "bare.npz", npy_bytes(IMAGES))), ["bare.npz", "single .npy"]),
+    "truncated .npy": (classify(lambda f: written(f / "cut.npy", npy_bytes(IMAGES)[:500])), ["cut.npy", "not a readable .npy"]),
+    "object .npy": (classify(lambda f: written(f / "object.npy", npy_bytes(np.array([IMAGES[0], None], dtype=object)))), ["object.npy", "not a readable .npy"]),
+    "NaN in a .npy folder": (classify(lambda f: npy_folder(f, np.where(IMAGES > 0, np.nan, 0.0))), ["set", "NaN"]),
     "no data key": (classify(lambda f: npz(f, "nodata.npz", images=IMAGES)), ["nodata.npz", "no 'data'", "images"]),
     "27x27 images": (classify(lambda f: npz(f, "small.npz", data=IMAGES[:, :27, :27])), ["small.npz", "30×27×27"]),
     "3 channels": (classify(lambda f: npz(f, "rgb.npz", data=np.repeat(IMAGES[:, None], 3, 1))), ["rgb.npz", "30×3×28×28"]),

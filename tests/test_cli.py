@@ -46,6 +46,14 @@ def test_each_reconstruction_search_writes_the_input_shape(trained, shape_sets, 
         assert output["data"].shape == (10, 28, 28) and 0 <= output["data"].min() and output["data"].max() <= 1
 
 
+def test_test_reconstruction_reads_and_writes_npy_like_npz(trained, shape_sets, tmp_path):
+    with np.load(shape_sets["recon"]) as recon:
+        np.save(tmp_path / "recon.npy", recon["data"])
+    run_vae(shape_sets["recon"], "test_reconstruction", trained["model"], "--out", tmp_path / "out.npz", check=True)
+    run_vae(tmp_path / "recon.npy", "test_reconstruction", trained["model"], "--out", tmp_path / "out.npy", check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), np.load(tmp_path / "out.npz")["data"])
+
+
 def test_no_refine_is_search_none(trained, shape_sets, tmp_path):
     for name, option in (("none.npz", ["--search", "none"]), ("no_refine.npz", ["--no-refine"])):
         run_vae(shape_sets["recon"], "test_reconstruction", trained["model"], "--out", tmp_path / name, *option, check=True)

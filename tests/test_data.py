@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import shapes, write_npz
+from vae import data
 from vae.data import load_image_set, to_unit_float
 from vae.errors import InputError
 
@@ -90,3 +91,30 @@ def test_grey_images_keep_one_channel_when_rgb_is_allowed(tmp_path):
 def test_the_assignment_path_still_refuses_rgb(tmp_path):
     with pytest.raises(InputError, match="12×3×28×28; expected N×28×28, N×784 or N×1×28×28$"):
         load_image_set(write_npz(tmp_path / "rgb.npz", np.stack([IMAGES] * 3, axis=1)))
+
+
+def test_npy_files_and_folders_are_memory_mapped_and_read_like_npz(tmp_path):
+    images, labels = shapes(50, seed=4)
+    reference = load_image_set(write_npz(tmp_path / "set.npz", images, labels))
+    np.save(tmp_path / "images.npy", images)
+    (tmp_path / "folder").mkdir()
+    np.save(tmp_path / "folder" / "data.npy", images)
+    np.save(tmp_path / "folder" / "labels.npy", labels)
+    for path, expected_labels in ((tmp_path / "images.npy", None), (tmp_path / "folder", labels)):
+        mapped = load_image_set(str(path))
+        assert isinstance(mapped.pixels, np.memmap)
+        np.testing.assert_array_equal(np.concatenate(list(mapped.batches(16))), reference.images())
+        if expected_labels is None:
+            assert mapped.labels is None
+        else:
+            np.testing.assert_array_equal(mapped.labels, expected_labels)
+    assert load_image_set(str(tmp_path / "folder"), labels="ignored").labels is None
+
+
+def test_a_bad_pixel_is_found_in_any_chunk_of_a_mapped_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "CHUNK", 7)
+    images = shapes(50, seed=4)[0].astype(np.float32) / 255
+    images[45, 3, 3] = np.nan  # in the seventh chunk
+    np.save(tmp_path / "images.npy", images)
+    with pytest.raises(InputError, match="NaN"):
+        load_image_set(str(tmp_path / "images.npy"))

@@ -126,10 +126,33 @@ def test_an_rgb_set_trains_reconstructs_and_generates_in_its_own_layout(family, 
     assert np.load(tmp_path / "samples.npz")["data"].shape == (4, 28, 28, 3)  # TRAIN's layout
 
 
+@pytest.mark.parametrize("command", ["reconstruct", "denoise"])
+def test_npy_in_and_out_give_the_npz_outputs(family, tmp_path, command):
+    images = rgb(shapes(30, seed=9)[0])
+    write_npz(tmp_path / "rgb.npz", images)
+    np.save(tmp_path / "rgb.npy", images)
+    run_vae(command, "rgb.npz", family["rgb"], "--out", "out.npz", cwd=tmp_path, check=True)
+    result = run_vae(command, "rgb.npy", family["rgb"], "--out", "out.npy", cwd=tmp_path, check=True)
+    assert "SSIM" in result.stdout
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), np.load(tmp_path / "out.npz")["data"])
+
+
 def test_the_same_fit_and_seed_give_the_same_weights(shape_sets, tmp_path):
     states = []
     for name in ("a", "b"):
         run_vae("fit", shape_sets["train"], f"{name}.pth", "--model", "ae", "--noise", "0.3", "--no-plots", *FAMILY_FAST, cwd=tmp_path, check=True)
+        states.append(torch.load(tmp_path / f"{name}.pth", weights_only=True)["state_dict"])
+    assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
+
+
+def test_a_memory_mapped_npy_folder_fits_the_same_weights_as_its_npz(shape_sets, tmp_path):
+    with np.load(shape_sets["train"]) as train:
+        (tmp_path / "train").mkdir()
+        np.save(tmp_path / "train" / "data.npy", train["data"])
+        np.save(tmp_path / "train" / "labels.npy", train["labels"])
+    states = []
+    for name, source in (("npz", shape_sets["train"]), ("npy", tmp_path / "train")):
+        run_vae("fit", source, f"{name}.pth", "--head", "--no-plots", *FAMILY_FAST, cwd=tmp_path, check=True)
         states.append(torch.load(tmp_path / f"{name}.pth", weights_only=True)["state_dict"])
     assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
 

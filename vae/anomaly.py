@@ -28,9 +28,9 @@ HEADER = "Anomaly_Score,Predicted_Anomaly"
 
 def reconstruction_scores(model, image_set) -> dict[str, np.ndarray]:
     """Each image's anomaly scores, {"mse": (N,), "ssim": (N,) of 1 - SSIM}, from its decoding by the latent mean."""
-    from vae.family import decode_set, decoded_pairs
+    from vae.family import decoded_batches, decoded_pairs
 
-    errors, similarities = per_image_scores(decoded_pairs(image_set, decode_set(model, image_set)), image_set.channels)
+    errors, similarities = per_image_scores(decoded_pairs(image_set, decoded_batches(model, image_set)), image_set.channels)
     return {"mse": errors, "ssim": 1.0 - similarities}
 
 

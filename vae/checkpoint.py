@@ -55,6 +55,37 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
         raise
 
 
+def write_images(path: str, image_set, pairs, score: Callable):
+    """Write the outputs of (input batch, output batch) ``pairs``, in order, as float32 in ``image_set``'s
+    own layout (vae.data.ImageSet.restore), and return ``score(pairs)``, computed on the way.
+
+    A ``path`` ending in .npy is written a batch at a time, so memory stays bounded however many
+    images there are; any other is an .npz with key 'data', written once the whole array is made.
+    """
+    kept, result = [], []
+
+    def passing(handle):
+        for truth, output in pairs:
+            restored = np.ascontiguousarray(image_set.restore(output.reshape(len(output), -1)), dtype=np.float32)
+            if handle is None:
+                kept.append(restored)
+            else:
+                handle.write(restored.tobytes())
+            yield truth, output
+
+    if path.endswith(".npy"):
+        def stream(handle):
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": tuple(image_set.stored_shape)}
+            np.lib.format.write_array_header_1_0(handle, header)
+            result.append(score(passing(handle)))
+
+        atomic_write(path, stream)
+        return result[0]
+    result = score(passing(None))
+    atomic_write(path, lambda handle: np.savez(handle, data=np.concatenate(kept)))
+    return result
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

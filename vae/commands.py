@@ -166,16 +166,8 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
     check_writable(out_path)
     image_set = load_image_set(recon_path, labels="ignored")
     network = load_network(model_path)
-    side = network.config.input_side
-    reconstructed = np.empty((len(image_set), side, side), dtype=np.float32)
-
-    def scored_batches():
-        for part, images, decoded in _reconstructed_batches(network, image_set, search):
-            reconstructed[part] = decoded
-            yield images.reshape(decoded.shape), decoded
-
-    scores = batched_reconstruction_scores(scored_batches())
-    checkpoint.atomic_write(out_path, lambda handle: np.savez(handle, data=reconstructed.reshape(image_set.stored_shape)))
+    pairs = ((images.reshape(decoded.shape), decoded) for _, images, decoded in _reconstructed_batches(network, image_set, search))
+    scores = checkpoint.write_images(out_path, image_set, pairs, batched_reconstruction_scores)
     outputs.say(f"wrote {out_path}: {len(image_set)} reconstructions\n{format_scores(scores)}")
     return scores
 

@@ -1,10 +1,16 @@
-"""Read and validate image sets stored as .npz; the one place that scales images to float32 in [0, 1].
+"""Read and validate image sets; the one place that scales images to float32 in [0, 1].
 
 An image set is an .npz file with key ``data`` (N×28×28, N×784 or N×1×28×28; uint8 or integers in
 0..255, or floats in [0, 1]) and an optional key ``labels`` (N integers). The family's commands also
 take RGB images, N×3×28×28 or N×28×28×3; inside, every image is a row of C×28×28 values, channel first.
+
+For sets larger than memory, the same arrays as ``.npy`` files: a file ``NAME.npy`` (images only), or a
+folder holding ``data.npy`` and optionally ``labels.npy``. They are memory-mapped, validated a chunk at
+a time, and read in batches whose pages are handed back afterwards, so reading them keeps memory bounded.
 """
 
+import mmap
+import os
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -16,6 +22,7 @@ from vae.errors import InputError, first_line, open_for_reading
 
 IMAGE_SIDE = 28
 PIXELS = IMAGE_SIDE * IMAGE_SIDE
+CHUNK = 65_536  # images per validation pass over a memory-mapped file
 ACCEPTED_SHAPES = "N×28×28, N×784 or N×1×28×28"
 RGB_SHAPES = "N×3×28×28 or N×28×28×3"
 
@@ -33,6 +40,10 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.pixels)
 
+    def mapped(self) -> bool:
+        """Whether the images are memory-mapped from a .npy file rather than held in memory."""
+        return isinstance(self.pixels, np.memmap)
+
     def images(self) -> np.ndarray:
         """All images as float32 in [0, 1], shape (N, 784)."""
         return to_unit_float(self.pixels)
@@ -41,6 +52,7 @@ class ImageSet:
         """The images in input order as float32 (B, 784) batches, so memory stays bounded for large N."""
         for start in range(0, len(self.pixels), batch_size):
             yield to_unit_float(self.pixels[start:start + batch_size])
+            release_pages(self.pixels)
 
     def classes(self) -> np.ndarray:
         """The sorted distinct labels, shape (C,)."""
@@ -62,6 +74,15 @@ def in_layout(images: np.ndarray, sample_shape: tuple[int, ...]) -> np.ndarray:
     return images.reshape(len(images), *sample_shape)
 
 
+def release_pages(array: np.ndarray) -> None:
+    """Let the kernel drop the pages of a memory-mapped array read so far (they are read again from the
+    file cache if touched), so that a pass over a file larger than memory keeps RSS bounded; a no-op
+    for arrays in memory."""
+    mapping = getattr(array, "_mmap", None)  # where numpy.memmap keeps its mmap.mmap
+    if mapping is not None:
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
 def to_unit_float(pixels: np.ndarray) -> np.ndarray:
     """Scale validated pixels to float32 in [0, 1]: integers are read as 0..255, floats and bools as 0..1."""
     if pixels.dtype.kind in "ui":
@@ -76,7 +97,7 @@ def load_image_set(path: str, *, labels: str = "optional", rgb: bool = False) ->
     (never read them: the training set is unlabelled by contract). ``rgb``: accept 3-channel images
     too (the family's commands; the assignment's are grey only).
     """
-    arrays = _read_npz(path, labels)
+    arrays = _read_arrays(path, labels)
     data = arrays["data"]
     channels, channels_last = _channels(data.shape) if rgb else (1, False)
     if channels_last:
@@ -97,6 +118,29 @@ def _channels(shape: tuple[int, ...]) -> tuple[int, bool]:
     if len(shape) == 4 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE, 3):
         return 3, True
     return 1, False
+
+
+def _read_arrays(path: str, labels: str) -> dict[str, np.ndarray]:
+    """``data`` and (unless ignored) ``labels`` from an .npz file, a .npy file or a folder of .npy files."""
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "data.npy")):
+            raise InputError(f"{path}: is a directory without data.npy (a folder of .npy files holds data.npy and optionally labels.npy)")
+        arrays = {"data": _map_npy(os.path.join(path, "data.npy"))}
+        if labels != "ignored" and os.path.exists(os.path.join(path, "labels.npy")):
+            arrays["labels"] = np.array(_map_npy(os.path.join(path, "labels.npy")))
+        return arrays
+    if path.endswith(".npy"):
+        return {"data": _map_npy(path)}
+    return _read_npz(path, labels)
+
+
+def _map_npy(path: str) -> np.ndarray:
+    """A .npy file as a read-only memory map: its pages are read when a batch reaches them."""
+    open_for_reading(path, "a .npy file").close()  # the same one-line errors as for .npz files
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise InputError(f"{path}: not a readable .npy file ({first_line(error)})") from None
 
 
 def _read_npz(path: str, labels: str) -> dict[str, np.ndarray]:
@@ -134,12 +178,11 @@ def _validate_images(path: str, data: np.ndarray, channels: int = 1, rgb: bool =
     if kind not in "uifb":
         raise InputError(f"{path}: 'data' has dtype {data.dtype}; expected uint8 0..255 or floats in [0, 1]")
     pixels = data.reshape(len(data), channels * PIXELS)
+    low, high = _value_range(pixels)
     if kind in "ui":
-        low, high = pixels.min(), pixels.max()
         if low < 0 or high > 255:
             raise InputError(f"{path}: integer 'data' must lie in 0..255 (found {low}..{high})")
     elif kind == "f":
-        low, high = pixels.min(), pixels.max()  # min/max propagate NaN, so no mask the size of the data
         if np.isnan(low) or np.isnan(high):
             raise InputError(f"{path}: 'data' contains NaN")
         if np.isinf(low) or np.isinf(high):
@@ -147,6 +190,17 @@ def _validate_images(path: str, data: np.ndarray, channels: int = 1, rgb: bool =
         if low < 0 or high > 1:
             raise InputError(f"{path}: float 'data' must lie in [0, 1] (found {low:g}..{high:g})")
     return pixels
+
+
+def _value_range(pixels: np.ndarray) -> tuple:
+    """(lowest, highest) pixel, NaN if any pixel is NaN; a chunk at a time, releasing a mapped file's pages."""
+    lows, highs = [], []
+    for start in range(0, len(pixels), CHUNK):
+        chunk = pixels[start:start + CHUNK]
+        lows.append(chunk.min())  # min/max propagate NaN, so no mask the size of the data
+        highs.append(chunk.max())
+        release_pages(pixels)
+    return np.min(lows), np.max(highs)
 
 
 def _validate_labels(path: str, labels: np.ndarray, count: int) -> np.ndarray:

@@ -51,7 +51,8 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
         resolve_device(fit_config.device)
     except (RuntimeError, ValueError) as error:
         raise InputError(f"--device {fit_config.device}: {first_line(error)}") from None
-    images = train_set.images().reshape(-1, *train_set.tensor_shape())
+    # A memory-mapped set (.npy) is read a batch at a time; any other is converted once, in memory.
+    images = train_set if train_set.mapped() else train_set.images().reshape(-1, *train_set.tensor_shape())
     targets = np.searchsorted(classes, train_set.labels) if head else None
     outputs.say(f"fitting a {config.arch} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set)} images from {train_path}, "
                 f"{fit_config.epochs} epochs, seed {fit_config.seed}")
@@ -142,30 +143,31 @@ def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Output
         truth = load_images_for(model, truth_path, model_path)
         if len(truth) != len(image_set):
             raise InputError(f"{truth_path}: has {len(truth)} images but {data_path} has {len(image_set)}")
-    decoded = decode_set(model, image_set)
-    scores = image_quality(decoded_pairs(truth, decoded), image_set.channels)
-    checkpoint.atomic_write(out_path, lambda handle: np.savez(handle, data=image_set.restore(decoded)))
+    pairs = decoded_pairs(truth, decoded_batches(model, image_set))
+    scores = checkpoint.write_images(out_path, image_set, pairs, lambda pairs: image_quality(pairs, image_set.channels))
     outputs.say(f"wrote {out_path}: {len(image_set)} images\n" + format_scores(scores) + f"\n  (against {truth.path})")
     return scores
 
 
-def decode_set(model, image_set: ImageSet) -> np.ndarray:
-    """Every image through the network (latent mean, decoded), in batches; (N, C·784) float32 in [0, 1]."""
+def decoded_batches(model, image_set: ImageSet):
+    """Every image through the network (latent mean, decoded), as (B, C·784) float32 batches in [0, 1]."""
     import torch
 
-    decoded = np.empty((len(image_set), image_set.pixels.shape[1]), dtype=np.float32)
     with torch.no_grad():
-        for start, batch in zip(range(0, len(image_set), BATCH), image_set.batches(BATCH)):
+        for batch in image_set.batches(BATCH):
             mu, _ = model.encode(torch.from_numpy(batch).view(-1, *image_set.tensor_shape()))
-            decoded[start:start + len(batch)] = torch.sigmoid(model.decode(mu)).flatten(1).numpy()
-    return decoded
+            yield torch.sigmoid(model.decode(mu)).flatten(1).numpy()
 
 
-def decoded_pairs(truth: ImageSet, decoded: np.ndarray):
-    """(truth batch, decoded batch) pairs of (B, C, H, W) images for vae.metrics; ``decoded`` is (N, C·784) in truth's order."""
+def decode_set(model, image_set: ImageSet) -> np.ndarray:
+    """Every image through the network, at once; (N, C·784) float32 in [0, 1]."""
+    return np.concatenate(list(decoded_batches(model, image_set)))
+
+
+def decoded_pairs(truth: ImageSet, decoded):
+    """(truth batch, decoded batch) pairs of (B, C, H, W) images for vae.metrics; ``decoded``: (B, C·784) batches of BATCH in truth's order."""
     shape = (-1, *truth.tensor_shape())
-    return ((batch.reshape(shape), decoded[start:start + BATCH].reshape(shape))
-            for start, batch in zip(range(0, len(truth), BATCH), truth.batches(BATCH)))
+    return ((batch.reshape(shape), output.reshape(shape)) for batch, output in zip(truth.batches(BATCH), decoded))
 
 
 def encode_set(model, image_set: ImageSet) -> np.ndarray:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from vae import distributed
 from vae.config import AutoencoderConfig, FitConfig
+from vae.data import ImageSet, release_pages, to_unit_float
 from vae.model import kl_divergence, similarity
 from vae.models import Autoencoder
 from vae.training import EpochStats, Phase, optimise, resolve_device, seed_everything
@@ -33,18 +34,37 @@ from vae.training import EpochStats, Phase, optimise, resolve_device, seed_every
 SHOWN_TERMS = ("sparsity", "head", "accuracy")
 
 
-def fit_autoencoder(images: np.ndarray, config: AutoencoderConfig, fit: FitConfig, labels: np.ndarray | None = None,
+class BatchReader:
+    """The images of a memory-mapped set (a .npy file or folder, vae.data) read a batch at a time, as
+    float32 (B, C, H, W) tensors: fit's memory then stays bounded however large the file."""
+
+    def __init__(self, image_set: ImageSet, device: torch.device):
+        self.image_set, self.device = image_set, device
+
+    def __len__(self) -> int:
+        return len(self.image_set)
+
+    def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
+        pixels = self.image_set.pixels
+        batch = to_unit_float(pixels[indices.cpu().numpy()]).reshape(-1, *self.image_set.tensor_shape())
+        release_pages(pixels)
+        return torch.from_numpy(batch).to(self.device)
+
+
+def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fit: FitConfig, labels: np.ndarray | None = None,
                     quiet: bool = False) -> tuple[Autoencoder, list[EpochStats]]:
-    """Train on (N, C, H, W) float32 images in [0, 1]; ``labels`` (N,) are head class indices (with a head).
+    """Train on (N, C, H, W) float32 images in [0, 1], or a memory-mapped set read a batch at a time;
+    ``labels`` (N,) are head class indices (with a head).
 
     Returns the network in eval mode on the CPU, and per-epoch means of every loss term.
     """
     seed_everything(fit.seed)
     device = distributed.start(resolve_device(fit.device))
-    model = Autoencoder(config, side=images.shape[-1]).to(device)
+    mapped = isinstance(images, ImageSet)
+    model = Autoencoder(config, side=images.tensor_shape()[-1] if mapped else images.shape[-1]).to(device)
     if config.arch == "conv":  # oneDNN's convolutions run 7% faster per epoch on channels-last weights (docs/family.md)
         model = model.to(memory_format=torch.channels_last)
-    data = torch.from_numpy(images).to(device)
+    data = BatchReader(images, device) if mapped else torch.from_numpy(images).to(device)
     targets = class_weights = None
     if model.head is not None:
         targets = torch.from_numpy(labels).to(device)
