@@ -51,7 +51,8 @@ $(VENV)/.installed-bench: $(VENV)/.installed tests/requirements-bench.txt
 
 # The assignment's table (about 10 minutes), the family's (each fit once: about 15 minutes),
 # anomaly detection against PyOD (about 6 minutes), sweeps with 1 and 2 jobs (about 6 minutes),
-# fit on 1 and 2 torchrun processes (under a minute) and the two reconstruction searches (about 3 minutes).
+# fit on 1 and 2 torchrun processes (under a minute), the two reconstruction searches (about 3 minutes)
+# and peak memory reading .npz against memory-mapped .npy, up to 1 M images (about 5 minutes).
 bench: install $(VENV)/.installed-bench
 	$(PY) -m vae.bench
 	$(PY) -m vae.family_bench
@@ -59,6 +60,7 @@ bench: install $(VENV)/.installed-bench
 	$(PY) -m vae.sweep_bench
 	$(PY) -m vae.distributed_bench
 	$(PY) -m vae.search_bench
+	$(PY) -m vae.memory_bench
 
 ablation: install
 	$(PY) -m vae.ablation --seeds 0

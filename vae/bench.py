@@ -32,6 +32,13 @@ def row(measure: str, ours: str, reference: str, ratio: str, target: str, met: b
     print(f"  {measure}: ours {ours}, reference {reference}, {ratio} (target {target})", file=sys.stderr, flush=True)
 
 
+def source_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """A bench's parser, with the --source option that every bench on the assignment's file takes."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default=DEFAULT_SOURCE, help="the labelled MNIST 1/4/8 file (default: the shared one)")
+    return parser
+
+
 def median_time(function, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -210,7 +217,7 @@ def bench_classifier(model: str, mixture: str, images: np.ndarray, work: str, si
         np.savez(path, data=tiled)  # uncompressed: reading it is input, not work
         del tiled
         seconds = median_time(lambda path=path: vae_command(path, "test_classifier", model, mixture, "--out", out, "--quiet"), 1 if count > 100_000 else repeats)
-        peak = _peak_memory_mb([sys.executable, VAE_SCRIPT, path, "test_classifier", model, mixture, "--out", out, "--quiet"])
+        peak = peak_memory_mb([sys.executable, VAE_SCRIPT, path, "test_classifier", model, mixture, "--out", out, "--quiet"])
         rate = count / max(seconds - startup, 1e-9)
         rates.append(rate)
         input_mb = count * images[0].size / 2**20
@@ -220,7 +227,8 @@ def bench_classifier(model: str, mixture: str, images: np.ndarray, work: str, si
     row("`test_classifier` throughput after start-up (largest N)", f"{rates[-1]:,.0f} images/s", "", "", "≥ 20,000 images/s", rates[-1] >= 20_000)
 
 
-def _peak_memory_mb(command: list[str]) -> float:
+def peak_memory_mb(command: list[str]) -> float:
+    """The largest resident set (MB) of ``command`` run to its end, as GNU time reports it."""
     result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True, check=True)
     return int(result.stderr.strip().splitlines()[-1]) / 1024
 
@@ -325,8 +333,7 @@ def bench_public(split_dir: str, work: str, epochs: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vae.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", default=DEFAULT_SOURCE, help="the labelled MNIST 1/4/8 file (default: the shared one)")
+    parser = source_parser("vae.bench", __doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer, smaller runs (a smoke test of the bench itself)")
     args = parser.parse_args(argv)

@@ -8,15 +8,13 @@ then runs `vae.py test.npz test_reconstruction` on the split's 3,000 test images
 --repeats runs) and the mean SSIM it prints.
 """
 
-import argparse
 import os
 import re
 import sys
 import tempfile
 import time
 
-from vae.ablation import DEFAULT_SOURCE
-from vae.bench import print_table, row, vae_command
+from vae.bench import print_table, row, source_parser, vae_command
 from vae.data import load_image_set
 from vae.datasets import experiment_split, write_sets
 
@@ -34,8 +32,7 @@ def timed_reconstruction(test: str, model: str, out: str, search: str, repeats: 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vae.search_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", default=DEFAULT_SOURCE, help="the labelled MNIST 1/4/8 file (default: the shared one)")
+    parser = source_parser("vae.search_bench", __doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
