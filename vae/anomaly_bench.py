@@ -1,6 +1,6 @@
 """`make bench`, anomaly detection (issue #12): a conv AE with defaults against PyOD's AutoEncoder and VAE.
 
-    python -m vae.anomaly_bench [--train ...mnist_1_4_8_train.npz] [--test ...mnist_test_first5000.npz] [--validation]
+    python -m vae.anomaly_bench [--train ...mnist_1_4_8_train.npz] [--test ...mnist_test_first5000.npz] [--validation] [--work DIR]
 
 Normal = digits 1, 4 and 8. The two shared files are combined as for the family's bench (2,000 of
 the test file held out, stratified); every detector is fitted on the 1/4/8 images of the training
@@ -59,18 +59,18 @@ def ours(split: dict, work: str) -> dict:
     start = time.perf_counter()
     vae_command("fit", os.path.join(work, "normal.npz"), model, "--model", "ae", "--quiet", "--no-plots")
     seconds = time.perf_counter() - start
-    scores, flags = anomaly_csv(work, "scored.npz", model)
+    scores, flags = anomaly_csv(work, "scored.npz", model, "anomalies.csv")
     result = {"seconds": seconds, **detection_scores(split["truth"], scores, flags)}
-    result["ssim"] = detection_scores(split["truth"], *anomaly_csv(work, "scored.npz", model, "--score", "ssim"))
-    train_scores, _ = anomaly_csv(work, "normal.npz", model)  # the training images' own scores, for other quantiles
+    result["ssim"] = detection_scores(split["truth"], *anomaly_csv(work, "scored.npz", model, "anomalies_ssim.csv", "--score", "ssim"))
+    train_scores, _ = anomaly_csv(work, "normal.npz", model, "normal.csv")  # the training images' own scores, for other quantiles
     result["f1_at"] = {quantile: detection_scores(split["truth"], scores, (scores > np.quantile(train_scores, quantile)).astype(int))["f1"]
                        for quantile in QUANTILES}
     return result
 
 
-def anomaly_csv(work: str, data: str, model: str, *options) -> tuple[np.ndarray, np.ndarray]:
-    """`vae.py anomaly WORK/DATA MODEL [options]`: its CSV's scores (N,) and 0/1 flags (N,)."""
-    out = os.path.join(work, "anomalies.csv")
+def anomaly_csv(work: str, data: str, model: str, name: str, *options) -> tuple[np.ndarray, np.ndarray]:
+    """`vae.py anomaly WORK/DATA MODEL --out WORK/NAME [options]`: its CSV's scores (N,) and 0/1 flags (N,)."""
+    out = os.path.join(work, name)
     vae_command("anomaly", os.path.join(work, data), model, "--out", out, "--quiet", *options)
     table = np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)
     return table[:, 0], table[:, 1].astype(int)
@@ -100,11 +100,16 @@ def main(argv=None) -> int:
     parser.add_argument("--test", default=os.path.join(SHARED, "mnist_test_first5000.npz"))
     parser.add_argument("--hold-out", type=int, default=2000)
     parser.add_argument("--validation", action="store_true", help="score on a validation split of the training part instead")
+    parser.add_argument("--work", metavar="DIR", help="keep our model, CSVs and score figures here (default: a temporary folder)")
     args = parser.parse_args(argv)
     split = detection_split(args.train, args.test, args.hold_out, args.validation)
     where = "validation split" if args.validation else "held-out MNIST test images"
-    with tempfile.TemporaryDirectory() as work:
-        results = {"ours": ours(split, work)}
+    if args.work:
+        os.makedirs(args.work, exist_ok=True)
+        results = {"ours": ours(split, args.work)}
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            results = {"ours": ours(split, work)}
     if not args.validation:
         results.update({kind: pyod_detector(kind, split) for kind in ("AutoEncoder", "VAE")})
     count = f"{len(split['truth'])} {where}, half anomalies; fitted on {len(split['fit'])} images of 1, 4, 8"
