@@ -157,6 +157,14 @@ def test_a_memory_mapped_npy_folder_fits_the_same_weights_as_its_npz(shape_sets,
     assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
 
 
+def test_bf16_mixed_precision_fits_and_is_recorded(shape_sets, tmp_path):
+    run_vae("fit", shape_sets["train"], "bf16.pth", "--precision", "bf16", "--no-plots", *FAMILY_FAST, cwd=tmp_path, check=True)
+    saved = torch.load(tmp_path / "bf16.pth", weights_only=True)
+    assert saved["record"]["fit"]["precision"] == "bf16"
+    assert np.isfinite(saved["record"]["epochs_loss"]).all()
+    assert saved["record"]["epochs_loss"][-1] < saved["record"]["epochs_loss"][0]
+
+
 def test_the_sparsity_strength_pulls_the_code_towards_its_target():
     from vae.config import FitConfig
     from vae.fitting import fit_autoencoder

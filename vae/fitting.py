@@ -80,7 +80,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
         return loss_terms(model, fit, clean, logits, mu, logvar, latent,
                           None if targets is None else targets[indices], class_weights)
 
-    phase = Phase(config.model, list(model.parameters()), step, fit.epochs, fit.batch_size, fit.lr, SHOWN_TERMS)
+    phase = Phase(config.model, list(model.parameters()), step, fit.epochs, fit.batch_size, fit.lr, SHOWN_TERMS, fit.precision == "bf16")
     shuffler = torch.Generator().manual_seed(fit.seed)
     steps = math.ceil(len(data) / fit.batch_size) * fit.epochs
     # Subnormal floats appear as training goes on and make the CPU's arithmetic many times slower:

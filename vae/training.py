@@ -53,6 +53,7 @@ class Phase:
     batch_size: int
     lr: float
     shown: tuple[str, ...] = ()  # further terms to keep per epoch and print
+    mixed_precision: bool = False  # run each step's forward pass and loss under bfloat16 autocast
 
 
 def seed_everything(seed: int) -> None:
@@ -169,19 +170,22 @@ def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, star
     epochs = phase.epochs
     history = []
     for epoch in range(1, epochs + 1):
-        totals: dict[str, float] = {}
+        totals: dict[str, torch.Tensor] = {}
         order = shuffled(epoch).to(device)
         for first in range(0, len(order), batch_size):
             indices = order[first:first + batch_size]
-            terms = step(indices)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=phase.mixed_precision):
+                terms = step(indices)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
             schedule.step()
             for name, value in terms.items():
-                totals[name] = totals.get(name, 0.0) + value.item() * len(indices)
+                # summed on the device in float64, as Python floats would be: no GPU wait each step
+                weighted = value.detach().double() * len(indices)
+                totals[name] = totals[name] + weighted if name in totals else weighted
             progress.update()
-        seen, *sums = distributed.summed([len(order), *totals.values()])
+        seen, *sums = distributed.summed([len(order), *(total.item() for total in totals.values())])
         means = {name: total / seen for name, total in zip(totals, sums)}
         extra = {name: means[name] for name in phase.shown if name in means}
         stats = EpochStats(phase.name, epoch, means["loss"], means["pixel"], means.get("kl"), means.get("ssim"), time.perf_counter() - start, extra)
