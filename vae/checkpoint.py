@@ -60,30 +60,33 @@ def write_images(path: str, image_set, pairs, score: Callable):
     own layout (vae.data.ImageSet.restore), and return ``score(pairs)``, computed on the way.
 
     A ``path`` ending in .npy is written a batch at a time, so memory stays bounded however many
-    images there are; any other is an .npz with key 'data', written once the whole array is made.
+    images there are; any other is an .npz with key 'data', written once the whole array is filled.
     """
-    kept, result = [], []
-
-    def passing(handle):
+    def passing(store):
         for truth, output in pairs:
-            restored = np.ascontiguousarray(image_set.restore(output.reshape(len(output), -1)), dtype=np.float32)
-            if handle is None:
-                kept.append(restored)
-            else:
-                handle.write(restored.tobytes())
+            store(np.ascontiguousarray(image_set.restore(output.reshape(len(output), -1)), dtype=np.float32))
             yield truth, output
 
     if path.endswith(".npy"):
+        scores = []
+
         def stream(handle):
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": tuple(image_set.stored_shape)}
             np.lib.format.write_array_header_1_0(handle, header)
-            result.append(score(passing(handle)))
+            scores.append(score(passing(lambda batch: handle.write(batch.tobytes()))))
 
         atomic_write(path, stream)
-        return result[0]
-    result = score(passing(None))
-    atomic_write(path, lambda handle: np.savez(handle, data=np.concatenate(kept)))
-    return result
+        return scores[0]
+    whole, filled = np.empty(image_set.stored_shape, np.float32), 0
+
+    def keep(batch):
+        nonlocal filled
+        whole[filled:filled + len(batch)] = batch
+        filled += len(batch)
+
+    scores = score(passing(keep))
+    atomic_write(path, lambda handle: np.savez(handle, data=whole))
+    return scores
 
 
 def _umask() -> int:
