@@ -22,16 +22,7 @@ import torch
 from vae.ablation import VAE_SCRIPT
 from vae.bench import print_table, row
 from vae.datasets import digits_sets, save_npz
-
-FIT = ["--model", "vae", "--arch", "conv", "--latent-dim", "10", "--quiet", "--no-plots"]
-
-
-def timed_fit(train: str, model: str, epochs: int, batch_size: int, *options) -> tuple[float, float]:
-    """(seconds per epoch, final loss) of one `vae.py fit`."""
-    subprocess.run([sys.executable, VAE_SCRIPT, "fit", train, model, "--epochs", str(epochs), "--batch-size", str(batch_size), *FIT, *options],
-                   check=True, capture_output=True, text=True)
-    record = torch.load(model, weights_only=True)["record"]
-    return record["fit_seconds"] / epochs, record["epochs_loss"][-1]
+from vae.distributed_bench import timed_fit
 
 
 def main(argv=None) -> int:
@@ -52,10 +43,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as work:
         train = os.path.join(work, "train.npz")
         save_npz(train, np.resize(images, (args.images, *images.shape[1:])))
+        batch = ("--batch-size", str(args.batch_size))
         runs = {
-            "cpu": timed_fit(train, os.path.join(work, "cpu.pth"), args.epochs, args.batch_size, "--device", "cpu"),
-            "fp32": timed_fit(train, os.path.join(work, "fp32.pth"), args.epochs, args.batch_size, "--device", "cuda", "--precision", "fp32"),
-            "bf16": timed_fit(train, os.path.join(work, "bf16.pth"), args.epochs, args.batch_size, "--device", "cuda", "--precision", "bf16"),
+            "cpu": timed_fit(train, os.path.join(work, "cpu.pth"), args.epochs, *batch, "--device", "cpu"),
+            "fp32": timed_fit(train, os.path.join(work, "fp32.pth"), args.epochs, *batch, "--device", "cuda", "--precision", "fp32"),
+            "bf16": timed_fit(train, os.path.join(work, "bf16.pth"), args.epochs, *batch, "--device", "cuda", "--precision", "bf16"),
         }
         ssim = {}
         for name in runs:

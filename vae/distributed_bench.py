@@ -21,14 +21,14 @@ from vae.datasets import save_npz
 from vae.family_bench import SHARED
 from vae.ablation import PROJECT
 
-FIT = ["--model", "vae", "--arch", "conv", "--latent-dim", "10", "--batch-size", "64", "--quiet", "--no-plots"]
+CONV_VAE = ["--model", "vae", "--arch", "conv", "--latent-dim", "10", "--quiet", "--no-plots"]
 
 
-def timed_fit(train: str, model: str, epochs: int, processes: int) -> tuple[float, float]:
-    """(seconds per epoch, final loss) of one fit, in one process or ``processes`` torchrun ranks."""
+def timed_fit(train: str, model: str, epochs: int, *options, processes: int = 1) -> tuple[float, float]:
+    """(seconds per epoch, final loss) of one conv VAE fit (latent 10), in one process or ``processes`` torchrun ranks."""
     launcher = [sys.executable] if processes == 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
     environment = dict(os.environ) if processes == 1 else {**os.environ, "OMP_NUM_THREADS": str(max(1, os.cpu_count() // processes))}
-    subprocess.run([*launcher, os.path.join(PROJECT, "vae.py"), "fit", train, model, "--epochs", str(epochs), *FIT],
+    subprocess.run([*launcher, os.path.join(PROJECT, "vae.py"), "fit", train, model, "--epochs", str(epochs), *CONV_VAE, *options],
                    check=True, capture_output=True, text=True, env=environment)
     record = torch.load(model, weights_only=True)["record"]
     return record["fit_seconds"] / epochs, record["epochs_loss"][-1]
@@ -43,8 +43,8 @@ def main(argv=None) -> int:
     with np.load(args.train) as arrays, tempfile.TemporaryDirectory() as work:
         train = os.path.join(work, "train.npz")
         save_npz(train, arrays["data"][: args.images], None)
-        one = timed_fit(train, os.path.join(work, "one.pth"), args.epochs, 1)
-        two = timed_fit(train, os.path.join(work, "two.pth"), args.epochs, 2)
+        one = timed_fit(train, os.path.join(work, "one.pth"), args.epochs, "--batch-size", "64")
+        two = timed_fit(train, os.path.join(work, "two.pth"), args.epochs, "--batch-size", "64", processes=2)
     what = f"conv VAE, {args.images:,} images, global batch 64, {args.epochs} epochs, {os.cpu_count()} cores"
     row(f"`fit` time per epoch, 1 process vs 2 torchrun ranks (gloo): {what}", f"{two[0]:.1f} s", f"{one[0]:.1f} s", f"{two[0] / one[0]:.2f}×", "", None)
     row(f"`fit` final loss, 2 ranks vs 1 process: {what}", f"{two[1]:.2f}", f"{one[1]:.2f}", f"{two[1] / one[1]:.3f}×", "", None)
