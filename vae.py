@@ -5,8 +5,8 @@
 import argparse
 import sys
 
-from vae.network import SEARCHES
 from vae.cli import FAMILY_COMMANDS, FAMILY_USAGE, family_main, non_negative, positive, run, widths
+from vae.network import SEARCHES
 
 USAGE = """
   python vae.py TRAIN.npz VAL.npz train vae.pth gmm_params.pkl [options]

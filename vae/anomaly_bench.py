@@ -16,6 +16,7 @@ detectors run with their own defaults on the flattened images, each flagged at i
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -104,12 +105,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     split = detection_split(args.train, args.test, args.hold_out, args.validation)
     where = "validation split" if args.validation else "held-out MNIST test images"
-    if args.work:
-        os.makedirs(args.work, exist_ok=True)
-        results = {"ours": ours(split, args.work)}
-    else:
-        with tempfile.TemporaryDirectory() as work:
-            results = {"ours": ours(split, work)}
+    with contextlib.nullcontext(args.work) if args.work else tempfile.TemporaryDirectory() as work:
+        os.makedirs(work, exist_ok=True)
+        results = {"ours": ours(split, work)}
     if not args.validation:
         results.update({kind: pyod_detector(kind, split) for kind in ("AutoEncoder", "VAE")})
     count = f"{len(split['truth'])} {where}, half anomalies; fitted on {len(split['fit'])} images of 1, 4, 8"

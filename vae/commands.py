@@ -181,7 +181,7 @@ def reconstruct(network: Network, image_set: ImageSet, search: str = "grid") -> 
 def _reconstructed_batches(network: Network, image_set: ImageSet, search: str):
     """(slice, images (B, 784), reconstructions (B, 28, 28)) for consecutive batches of the set."""
     side = network.config.input_side
-    refine = {"grid": network.refine, "lattice": LatticeSearch(network).refine, "none": None}[search]
+    refine = None if search == "none" else LatticeSearch(network).refine if search == "lattice" else network.refine
     batch = REFINE_BATCH if refine else BATCH
     for start, images in zip(range(0, len(image_set), batch), image_set.batches(batch)):
         latent = network.encode(images)
