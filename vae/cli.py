@@ -132,7 +132,7 @@ def family_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--grid", required=True, metavar='"KNOB=V1,V2 ..."',
                        help="fit options without their dashes and their values, e.g. \"model=ae,vae beta=1,5 latent-dim=2,10\"")
     sweep.add_argument("--folds", type=checked(int, lambda v: v >= 2, ">= 2"), default=5, help="(default %(default)s)")
-    sweep.add_argument("--jobs", type=positive(int), help="fits at a time (default: the machine's cores)")
+    sweep.add_argument("--jobs", type=positive(int), help="fits at a time, each on one core (default: the machine's cores)")
     sweep.add_argument("--out", metavar="DIR", default="sweep", help="(default %(default)s/; finished folds there are not redone)")
     sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
     add_fit_options(sweep)

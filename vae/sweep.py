@@ -2,7 +2,9 @@
 
 Each cell of the grid is fit's options with some knobs set (``model=ae beta=5``); each cell is fitted
 on k-1 folds of TRAIN and scored on the k-th (scikit-learn's KFold, StratifiedKFold with a head),
-for every fold. The (cell, fold) fits run in parallel with joblib, each one thread of torch. Each
+for every fold. The (cell, fold) fits run in parallel with joblib, each on one core (one torch
+thread): two one-thread fits at once beat one two-thread fit after the other by 1.24x on two cores
+(docs/family.md), so ``--jobs`` is the number of cores a sweep uses. Each
 finished fit is one JSON file in OUT/folds/, so a second run of the same command skips it: Ctrl-C
 loses only the fits running. Then OUT/results.csv (a row per cell and fold), OUT/summary.md (a row
 per cell, mean ± std over folds, the best of each column in bold) and the figures are written from
@@ -59,7 +61,7 @@ def cell_configs(cell: dict, config: AutoencoderConfig, fit: FitConfig) -> tuple
 
 
 def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np.ndarray, config: AutoencoderConfig,
-             fit: FitConfig, threads: int) -> dict:
+             fit: FitConfig) -> dict:
     """Fit on images[train_index], score on images[test_index]; the scores and the per-epoch losses."""
     import torch
 
@@ -67,7 +69,7 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
     from vae.fitting import fit_autoencoder
     from vae.metrics import classification_scores, per_image_scores
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)
     targets = None if labels is None or not config.head_classes else np.searchsorted(config.head_classes, labels)
     start = time.perf_counter()
     model, history = fit_autoencoder(images[train_index], config, fit, None if targets is None else targets[train_index], quiet=True)
@@ -119,12 +121,11 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
         {"train": os.path.abspath(train_path), "folds": folds, **dict(zip(("network", "fit"), map(asdict, cell_configs(cell, config, fit))))}))
     outputs.say(f"sweep: {len(todo)} cells x {folds} folds of {len(train_set)} images from {train_path}; "
                 f"{len(done)} fits already in {out}, {len(pending)} to run, {min(jobs, max(len(pending), 1))} at a time")
-    threads = max(1, (os.cpu_count() or 1) // jobs)
 
     remaining = {cell_name(cell): sum((cell_name(cell), fold) not in done for fold in range(folds)) for cell in todo}
     with tqdm(total=len(todo), initial=sum(count == 0 for count in remaining.values()), desc="sweep", unit="cell", disable=outputs.quiet) as bar:
         runner = Parallel(n_jobs=min(jobs, max(len(pending), 1)), return_as="generator_unordered")
-        for result in runner(delayed(fold_job)(images, train_set.labels, splits[fold], cell, fold, settings, config, fit, threads)
+        for result in runner(delayed(fold_job)(images, train_set.labels, splits[fold], cell, fold, settings, config, fit)
                              for cell, fold, settings in pending):
             path = fold_path(out, result["knobs"], result["fold"])
             checkpoint.atomic_write(path, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
@@ -154,9 +155,9 @@ def finished_fits(todo: list[dict], folds: int, out: str, settings_of) -> tuple[
     return done, pending
 
 
-def fold_job(images, labels, split, cell: dict, fold: int, settings: dict, config: AutoencoderConfig, fit: FitConfig, threads: int) -> dict:
+def fold_job(images, labels, split, cell: dict, fold: int, settings: dict, config: AutoencoderConfig, fit: FitConfig) -> dict:
     """One (cell, fold) fit, as its JSON file holds it."""
-    result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit), threads)
+    result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit))
     return {"cell": cell_name(cell), "knobs": _plain(cell), "fold": fold, "settings": settings, **result}
 
 
