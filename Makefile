@@ -50,7 +50,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed tests/requirements-bench.txt
 	touch $@
 
 # The assignment's table (about 10 minutes), the family's (each fit once: about 15 minutes),
-# anomaly detection against PyOD (about 6 minutes), sweeps with 1 and 2 jobs (about 6 minutes),
+# anomaly detection against PyOD (about 6 minutes), sweeps with 1 and 2 jobs (about 5 minutes),
 # fit on 1 and 2 torchrun processes (under a minute), the two reconstruction searches (about 3 minutes)
 # and peak memory reading .npz against memory-mapped .npy, up to 1 M images (about 5 minutes).
 bench: install $(VENV)/.installed-bench
