@@ -49,6 +49,15 @@ def test_sweep_writes_a_row_per_cell_and_fold_a_summary_and_figures(small_set, t
         assert (tmp_path / "sw" / name).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_scores_do_not_depend_on_how_many_fits_run_at_once(small_set, tmp_path):
+    # every fit runs on one torch thread, in the main process (--jobs 1) or in a worker (--jobs 2)
+    tables = []
+    for jobs in ("1", "2"):
+        run_vae("sweep", small_set, "--grid", "beta=1,5", "--folds", "2", "--jobs", jobs, "--out", f"sw{jobs}", "--quiet", *TINY, cwd=tmp_path, check=True)
+        tables.append([{name: value for name, value in row.items() if name != "fit_seconds"} for row in rows(tmp_path / f"sw{jobs}" / "results.csv")])
+    assert tables[0] == tables[1] and len(tables[0]) == 4
+
+
 def test_a_killed_sweep_resumes_without_redoing_finished_fits(small_set, tmp_path):
     out = tmp_path / "sw"
     command = [sys.executable, VAE, "sweep", small_set, "--grid", "beta=1,2,3", "--folds", "2", "--jobs", "1", "--out", str(out), "--quiet", *TINY]
