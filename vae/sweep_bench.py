@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from vae.bench import print_table, row, vae_command
+from vae.data import load_image_set
 from vae.family_bench import SHARED
 
 GRID = "model=ae,vae beta=1,5,20 latent-dim=2,10"
@@ -30,8 +31,8 @@ def main(argv=None) -> int:
     parser.add_argument("--train", default=os.path.join(SHARED, "mnist_1_4_8_train.npz"))
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args(argv)
-    with np.load(args.train, allow_pickle=False) as source:
-        images, labels = source["data"], source["labels"]
+    source = load_image_set(args.train, labels="required")
+    images, labels = source.pixels.reshape(-1, 28, 28), source.labels
     chosen = np.sort(np.random.default_rng(0).choice(len(images), size=SUBSET, replace=False))
     seconds = {}
     with tempfile.TemporaryDirectory() as work:
