@@ -9,7 +9,7 @@ ifneq ($(wildcard /opt/wheels),)
 export PIP_FIND_LINKS ?= /opt/wheels
 endif
 
-.PHONY: install test demo data bench ablation clean
+.PHONY: install lint test demo data bench ablation clean
 
 install: $(VENV)/.installed
 
@@ -18,7 +18,11 @@ $(VENV)/.installed: requirements.txt tests/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
 	touch $@
 
-test: install
+# Lines of at most 120 characters, pyflakes and import order (pyproject.toml); the tests after it.
+lint: install
+	$(PY) -m ruff check .
+
+test: lint
 	$(PY) -m pytest -q tests
 
 # The assignment's whole story on a small data set: MNIST files from `make data` when present
@@ -45,8 +49,8 @@ data: install
 	$(PY) -m vae.datasets mnist --out $(DATA)
 	$(PY) -m vae.datasets fashion-mnist --out $(DATA)
 
-$(VENV)/.installed-bench: $(VENV)/.installed tests/requirements-bench.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements-bench.txt
+$(VENV)/.installed-bench: $(VENV)/.installed bench/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
 # The assignment's table (about 10 minutes), the family's (each fit once: about 15 minutes),
@@ -54,16 +58,16 @@ $(VENV)/.installed-bench: $(VENV)/.installed tests/requirements-bench.txt
 # fit on 1 and 2 torchrun processes (under a minute), the two reconstruction searches (about 3 minutes)
 # and peak memory reading .npz against memory-mapped .npy, up to 1 M images (about 5 minutes).
 bench: install $(VENV)/.installed-bench
-	$(PY) -m vae.bench
-	$(PY) -m vae.family_bench
-	$(PY) -m vae.anomaly_bench
-	$(PY) -m vae.sweep_bench
-	$(PY) -m vae.distributed_bench
-	$(PY) -m vae.search_bench
-	$(PY) -m vae.memory_bench
+	$(PY) -m bench.assignment
+	$(PY) -m bench.family
+	$(PY) -m bench.anomaly
+	$(PY) -m bench.sweep
+	$(PY) -m bench.distributed
+	$(PY) -m bench.search
+	$(PY) -m bench.memory
 
 ablation: install
-	$(PY) -m vae.ablation --seeds 0
+	$(PY) -m bench.ablation --seeds 0
 
 clean:
 	rm -rf $(VENV) $(DEMO) runs .pytest_cache

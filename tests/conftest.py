@@ -1,54 +1,19 @@
-import os
-import subprocess
-import sys
+"""Fixtures shared by the tests, and their markers: each test is marked by its folder (unit, cli, quality), so
+that ``pytest -m unit`` runs the fast in-process tests alone."""
 
-import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VAE = os.path.join(ROOT, "vae.py")
-SHARED_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist_1_4_8_train.npz")
-sys.path.insert(0, ROOT)
+from bad_input import fill_workspace
+from helpers import FAMILY_FAST, FAST, rgb, run_vae, shapes, write_npz
 
-# Labels on purpose not 1/4/8: nothing may hard-code the assignment's classes.
-SHAPE_LABELS = (3, 5, 7)
+MARKED_FOLDERS = ("unit", "cli", "quality")
 
 
-def shapes(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(count, 28, 28) uint8 images of three jittered shapes (vertical bar, horizontal bar, ring), labels (count,)."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:28, 0:28]
-    images = np.zeros((count, 28, 28), dtype=np.float64)
-    labels = np.array(SHAPE_LABELS)[np.arange(count) % 3]
-    for index in range(count):
-        dy, dx = rng.integers(-3, 4, size=2)
-        width = rng.uniform(1.5, 3.5)
-        kind = index % 3
-        if kind == 0:
-            image = (np.abs(cols - 14 - dx) < width) & (np.abs(rows - 14 - dy) < 9)
-        elif kind == 1:
-            image = (np.abs(rows - 14 - dy) < width) & (np.abs(cols - 14 - dx) < 9)
-        else:
-            radius = np.hypot(rows - 14 - dy, cols - 14 - dx)
-            image = np.abs(radius - 7) < width
-        images[index] = image
-    images = np.clip(images + rng.normal(0, 0.05, images.shape), 0, 1)
-    return np.round(images * 255).astype(np.uint8), labels
-
-
-def write_npz(path, data, labels=None, **extra) -> str:
-    arrays = {"data": data, **extra}
-    if labels is not None:
-        arrays["labels"] = labels
-    np.savez(path, **arrays)
-    return str(path)
-
-
-def run_vae(*args, cwd=None, check=False) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, VAE, *map(str, args)], cwd=cwd, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"vae.py {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stderr}")
-    return result
+def pytest_collection_modifyitems(items):
+    for item in items:
+        folder = item.path.parent.name
+        if folder in MARKED_FOLDERS:
+            item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(scope="session")
@@ -68,25 +33,13 @@ def shape_sets(tmp_path_factory):
     }
 
 
-# Few epochs and a small network: the end-to-end tests check behaviour, not quality.
-FAST = ["--epochs", "25", "--batch-size", "64", "--hidden", "64,32", "--decoder-hidden", "32,64", "--quiet"]
-
-
 @pytest.fixture(scope="session")
 def trained(shape_sets, tmp_path_factory):
     """A model and mixture trained through vae.py on the shapes."""
     folder = tmp_path_factory.mktemp("trained")
     run_vae(shape_sets["train"], shape_sets["val"], "train", "vae.pth", "gmm_params.pkl", *FAST, cwd=folder, check=True)
-    return {"folder": folder, "model": folder / "vae.pth", "mixture": folder / "gmm_params.pkl", "plots": folder / "plots"}
-
-
-def rgb(images: np.ndarray) -> np.ndarray:
-    """Grey (N, 28, 28) images as RGB (N, 28, 28, 3): three differently shifted copies, so the channels differ."""
-    return np.stack([images, np.roll(images, 2, axis=1), np.roll(images, -2, axis=2)], axis=-1)
-
-
-# A small conv network and few epochs: the family's end-to-end tests check behaviour, not quality.
-FAMILY_FAST = ["--epochs", "3", "--batch-size", "64", "--conv-channels", "8,16", "--conv-hidden", "32", "--quiet"]
+    return {"folder": folder, "model": folder / "vae.pth", "mixture": folder / "gmm_params.pkl",
+            "plots": folder / "plots"}
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +48,16 @@ def family(shape_sets, tmp_path_factory):
     folder = tmp_path_factory.mktemp("family")
     train_x, train_y = shapes(600, seed=1)
     rgb_train = write_npz(folder / "rgb_train.npz", rgb(train_x), train_y)
-    run_vae("fit", shape_sets["train"], "vae_head.pth", "--head", "--latent-dim", "4", *FAMILY_FAST, cwd=folder, check=True)
-    run_vae("fit", shape_sets["train"], "ae.pth", "--model", "ae", "--arch", "mlp", "--layers", "2", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)
+    run_vae("fit", shape_sets["train"], "vae_head.pth", "--head", "--latent-dim", "4", *FAMILY_FAST, cwd=folder,
+            check=True)
+    run_vae("fit", shape_sets["train"], "ae.pth", "--model", "ae", "--arch", "mlp", "--layers", "2", "--no-plots",
+            *FAMILY_FAST, cwd=folder, check=True)
     run_vae("fit", rgb_train, "rgb.pth", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)
     return {"folder": folder, "vae": folder / "vae_head.pth", "ae": folder / "ae.pth", "rgb": folder / "rgb.pth",
             "rgb_train": rgb_train, "plots": folder / "plots"}
+
+
+@pytest.fixture
+def workspace(tmp_path, trained, shape_sets, family):
+    """A folder holding good models (the assignment's and the family's) plus earlier outputs of every kind."""
+    return fill_workspace(tmp_path / "work", trained, shape_sets, family)

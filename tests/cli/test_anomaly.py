@@ -1,0 +1,80 @@
+"""vae.py anomaly: scores, the stored threshold, the CSV, the figure and the detection scores, on synthetic shapes."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+from vae.family.anomaly import HEADER
+
+from helpers import FAMILY_FAST, SHAPE_LABELS, run_vae, shapes, write_npz
+
+
+@pytest.fixture(scope="module")
+def bars_only(tmp_path_factory):
+    """An AE fitted on the two bar shapes (normal), and a test set of all three (rings are the anomalies)."""
+    folder = tmp_path_factory.mktemp("anomaly")
+    images, labels = shapes(600, seed=1)
+    normal = labels != SHAPE_LABELS[2]
+    write_npz(folder / "normal.npz", images[normal], labels[normal])
+    test_images, test_labels = shapes(120, seed=2)
+    write_npz(folder / "test.npz", test_images, test_labels)
+    write_npz(folder / "test01.npz", test_images, (test_labels == SHAPE_LABELS[2]).astype(np.int64))
+    run_vae("fit", "normal.npz", "ae.pth", "--model", "ae", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)
+    return folder, test_labels == SHAPE_LABELS[2]
+
+
+def read_csv(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == HEADER
+    rows = [line.split(",") for line in lines[1:]]
+    return np.array([float(score) for score, _ in rows]), np.array([int(flag) for _, flag in rows])
+
+
+def test_fit_stores_a_threshold_per_score_at_the_training_quantile(bars_only):
+    folder, _ = bars_only
+    record = torch.load(folder / "ae.pth", weights_only=True)["record"]
+    thresholds = record["anomaly"]["thresholds"]
+    assert set(thresholds) == {"mse", "ssim"} and record["fit"]["anomaly_quantile"] == 0.95
+    result = run_vae("anomaly", "normal.npz", "ae.pth", "--out", "train_scores.csv", "--abnormal-classes", "99",
+                     cwd=folder, check=True)
+    scores, flags = read_csv(folder / "train_scores.csv")
+    assert np.quantile(scores, 0.95) == pytest.approx(thresholds["mse"], rel=1e-5)
+    assert 0.03 <= flags.mean() <= 0.07, result.stdout  # 5% of the training images lie above their own 0.95 quantile
+
+
+def test_csv_flags_are_scores_above_the_threshold_and_the_printed_scores_are_sklearns(bars_only):
+    folder, truth = bars_only
+    result = run_vae("anomaly", "test.npz", "ae.pth", "--abnormal-classes", str(SHAPE_LABELS[2]), cwd=folder,
+                     check=True)
+    scores, flags = read_csv(folder / "anomalies.csv")
+    threshold = torch.load(folder / "ae.pth", weights_only=True)["record"]["anomaly"]["thresholds"]["mse"]
+    assert len(scores) == len(truth) and np.array_equal(flags, (scores > threshold).astype(int))
+    printed = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("  ")}
+    assert printed["precision"] == pytest.approx(precision_score(truth, flags), abs=1e-4)
+    assert printed["recall"] == pytest.approx(recall_score(truth, flags), abs=1e-4)
+    assert printed["f1"] == pytest.approx(f1_score(truth, flags), abs=1e-4)
+    assert printed["roc_auc"] == pytest.approx(roc_auc_score(truth, scores), abs=1e-4)
+    assert printed["roc_auc"] > 0.9  # rings, never seen in training, reconstruct worse than bars
+    assert (folder / "anomalies.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_0_1_labels_an_explicit_threshold_and_the_ssim_score(bars_only):
+    folder, truth = bars_only
+    run_vae("anomaly", "test.npz", "ae.pth", "--abnormal-classes", str(SHAPE_LABELS[2]), "--out", "a.csv", cwd=folder,
+            check=True)
+    run_vae("anomaly", "test01.npz", "ae.pth", "--out", "b.csv", cwd=folder, check=True)
+    assert (folder / "a.csv").read_bytes() == (folder / "b.csv").read_bytes()
+    run_vae("anomaly", "test01.npz", "ae.pth", "--out", "c.csv", "--threshold", "0", cwd=folder, check=True)
+    assert read_csv(folder / "c.csv")[1].all()
+    run_vae("anomaly", "test01.npz", "ae.pth", "--out", "d.csv", "--score", "ssim", cwd=folder, check=True)
+    scores, _ = read_csv(folder / "d.csv")
+    assert ((scores >= 0) & (scores <= 2)).all() and not np.allclose(scores, read_csv(folder / "b.csv")[0])
+
+
+def test_unlabelled_data_writes_scores_and_prints_no_metrics(bars_only, tmp_path):
+    folder, truth = bars_only
+    images, _ = shapes(30, seed=4)
+    write_npz(tmp_path / "plain.npz", images)
+    result = run_vae("anomaly", tmp_path / "plain.npz", folder / "ae.pth", cwd=tmp_path, check=True)
+    assert len(read_csv(tmp_path / "anomalies.csv")[0]) == 30 and "roc_auc" not in result.stdout

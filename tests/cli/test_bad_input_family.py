@@ -1,0 +1,93 @@
+"""Bad input to the family's commands: one readable line naming the file and the problem, exit code 2, no output
+written or changed."""
+
+import numpy as np
+import pytest
+import torch
+
+from bad_input import IMAGES, LABELS, check_bad_input, family_model_with, fit_on, npz, truncated
+
+CASES = {
+    "fit: missing file": (fit_on(lambda f: f / "nowhere.npz"), ["nowhere.npz", "no such file"]),
+    "fit: four channels": (fit_on(lambda f: npz(f, "four.npz", data=np.repeat(IMAGES[:, None], 4, 1))),
+                           ["four.npz", "30×4×28×28", "RGB"]),
+    "fit: NaN": (fit_on(lambda f: npz(f, "nan.npz", data=np.where(IMAGES > 0, np.nan, 0.0))), ["nan.npz", "NaN"]),
+    "fit: sparsity on a VAE": (fit_on(lambda f: f.sets["train"], "--sparsity", "5"), ["--sparsity 5", "--model ae"]),
+    "fit: head without labels": (fit_on(lambda f: f.sets["test_unlabelled"], "--head"),
+                                 ["test_unlabelled.npz", "no 'labels'"]),
+    "fit: head with one class": (fit_on(lambda f: npz(f, "one.npz", data=IMAGES, labels=np.full(30, 3)), "--head"),
+                                 ["one.npz", "only one class"]),
+    "fit: a device this machine lacks": (fit_on(lambda f: f.sets["train"], "--device",
+                                                "cuda:7" if not torch.cuda.is_available() else "nonsense"),
+                                                ["--device"]),
+    "fit: model folder missing": (lambda f: ["fit", f.sets["train"], f / "no" / "m.pth"], ["m.pth", "does not exist"]),
+    "fit: plots folder under a file": (lambda f: ["fit", f.sets["train"], "new.pth", "--plots", f / "vae.csv" / "p"],
+                                       ["vae.csv", "is a file"]),
+    "reconstruct: the assignment's vae.pth": (lambda f: ["reconstruct", f.sets["test"], "vae.pth"],
+                                              ["vae.pth", "not a family model", "vae.py fit"]),
+    "test_reconstruction: a family model": (lambda f: [f.sets["recon"], "test_reconstruction", "model.pth"],
+                                            ["model.pth", "not a vae checkpoint"]),
+    "reconstruct: RGB images for a grey model": (
+        lambda f: ["reconstruct", npz(f, "rgb.npz", data=np.stack([IMAGES] * 3, -1)), "model.pth"],
+        ["rgb.npz", "3-channel", "1-channel"],
+    ),
+    "reconstruct: model truncated": (lambda f: ["reconstruct", f.sets["test"],
+                                                truncated(f / "model.pth", 0.6, to=f / "cut.pth")],
+                                                ["cut.pth", "not a torch checkpoint"]),
+    "reconstruct: model of another architecture": (lambda f: ["reconstruct", f.sets["test"],
+                                                              family_model_with(f, {"latent_dim": 7})],
+                                                              ["changed.pth", "do not match"]),
+    "reconstruct: model configuration damaged": (lambda f: ["reconstruct", f.sets["test"],
+                                                            family_model_with(f, {"arch": "transformer"})],
+                                                            ["changed.pth", "damaged"]),
+    "reconstruct: NaN weights": (
+        lambda f: ["reconstruct", f.sets["test"],
+                   family_model_with(f, state={"decoder.body.0.bias": torch.full((32,), float("nan"))})],
+                   ["changed.pth", "NaN"],
+    ),
+    "reconstruct: output folder missing": (lambda f: ["reconstruct", f.sets["test"], "model.pth", "--out",
+                                                      f / "no" / "r.npz"], ["r.npz", "does not exist"]),
+    "denoise: truth of another count": (lambda f: ["denoise", f.sets["test"], "model.pth", "--truth", f.sets["recon"]],
+                                        ["recon.npz", "10 images", "90"]),
+    "generate: a plain AE": (lambda f: ["generate", "ae.pth", "5"], ["ae.pth", "no prior to sample"]),
+    "generate: too many samples": (lambda f: ["generate", "model.pth", "2000000"], ["2,000,000", "at most"]),
+    "generate: a data file as the model": (lambda f: ["generate", f.sets["test"], "5"],
+                                           ["test.npz", "not a torch checkpoint"]),
+    "classify: a model without a head": (lambda f: ["classify", f.sets["test"], "ae.pth"],
+                                         ["ae.pth", "no classifier head"]),
+    "anomaly: labels that are not 0/1": (lambda f: ["anomaly", f.sets["test"], "model.pth"],
+                                         ["test.npz", "not 0/1", "--abnormal-classes"]),
+    "anomaly: abnormal classes of unlabelled data": (
+        lambda f: ["anomaly", f.sets["test_unlabelled"], "model.pth", "--abnormal-classes", "3"],
+        ["--abnormal-classes", "no 'labels'"],
+    ),
+    "anomaly: no stored threshold": (lambda f: ["anomaly", f.sets["test"],
+                                                family_model_with(f, record={"anomaly": {}})],
+                                                ["changed.pth", "no stored mse threshold", "--threshold"]),
+    "anomaly: RGB images for a grey model": (
+        lambda f: ["anomaly", npz(f, "rgb.npz", data=np.stack([IMAGES] * 3, -1)), "model.pth", "--threshold", "1"],
+        ["rgb.npz", "3-channel"],
+    ),
+    "anomaly: output folder missing": (lambda f: ["anomaly", f.sets["test"], "model.pth", "--out", f / "no" / "a.csv"],
+                                       ["a.csv", "does not exist"]),
+    "sweep: an unknown knob": (lambda f: ["sweep", f.sets["train"], "--grid", "colour=red", "--out", f / "sw"],
+                               ["--grid", "--colour"]),
+    "sweep: a value its option refuses": (lambda f: ["sweep", f.sets["train"], "--grid", "model=ae,gan", "--out",
+                                                     f / "sw"], ["--grid", "'gan'"]),
+    "sweep: a knob without values": (lambda f: ["sweep", f.sets["train"], "--grid", "beta", "--out", f / "sw"],
+                                     ["--grid", "KNOB=V1,V2"]),
+    "sweep: more folds than images": (lambda f: ["sweep", npz(f, "few.npz", data=IMAGES), "--grid", "beta=1",
+                                                 "--folds", "20", "--out", f / "sw"], ["few.npz", "too few"]),
+    "sweep: a head with too few images of a class": (
+        lambda f: ["sweep", npz(f, "few.npz", data=IMAGES, labels=LABELS), "--grid", "beta=1", "--head", "--folds",
+                   "12", "--out", f / "sw"], ["few.npz", "each with at least 12"],
+    ),
+    "classify: labels of the wrong count": (lambda f: ["classify",
+                                                       npz(f, "short.npz", data=IMAGES, labels=LABELS[:-1]),
+                                                       "model.pth"], ["short.npz", "29 entries"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, workspace):
+    check_bad_input(*CASES[case], workspace)

@@ -1,0 +1,56 @@
+"""The family's networks in-process: the width rule, the conv body's shapes, sampling, the sparsity penalty."""
+
+import numpy as np
+import pytest
+import torch
+
+from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.fitting import fit_autoencoder
+from vae.family.models import Autoencoder
+from vae.family.models.conv import feature_sides
+from vae.family.models.mlp import rule_widths
+
+from helpers import shapes
+
+
+def test_the_width_rule_gives_the_issues_example_and_its_ends():
+    assert rule_widths(784, 2, 3) == [784, 523, 263, 2]
+    assert rule_widths(784, 10, 1) == [784, 10]
+    for layers in range(1, 8):
+        widths = rule_widths(2352, 7, layers)
+        assert widths[0] == 2352 and widths[-1] == 7 and all(a > b for a, b in zip(widths, widths[1:]))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("conv_channels", [(8,), (8, 16), (8, 16, 32)])
+def test_conv_decoder_gives_back_the_input_shape(channels, conv_channels):
+    model = Autoencoder(AutoencoderConfig(arch="conv", channels=channels, conv_channels=conv_channels, conv_hidden=16))
+    images = torch.rand(5, channels, 28, 28)
+    logits, mu, logvar, latent = model(images)
+    assert logits.shape == images.shape and mu.shape == logvar.shape == latent.shape == (5, 10)
+    assert feature_sides(28, 3) == [28, 14, 7, 3]
+
+
+def test_an_ae_decodes_its_code_and_a_vae_its_mean_outside_training():
+    ae = Autoencoder(AutoencoderConfig(model="ae")).eval()
+    vae = Autoencoder(AutoencoderConfig(model="vae")).eval()
+    images = torch.rand(4, 1, 28, 28)
+    assert ae.encode(images)[1] is None
+    mu, _ = vae.encode(images)
+    assert torch.equal(vae(images)[3], mu)
+    vae.train()
+    assert not torch.equal(vae(images)[3], mu)  # reparameterised sampling while training
+
+
+def test_the_sparsity_strength_pulls_the_code_towards_its_target():
+    images = (shapes(300, seed=4)[0].astype(np.float32) / 255).reshape(-1, 1, 28, 28)
+    config = AutoencoderConfig(model="ae", arch="mlp", layers=2, latent_dim=16, sparse=True)
+    penalties = {}
+    for strength in (0.5, 5, 20):
+        model, history = fit_autoencoder(images, config, FitConfig(epochs=8, sparsity=strength, ssim_weight=0),
+                                         quiet=True)
+        penalties[strength] = history[-1].extra["sparsity"]
+        with torch.no_grad():
+            code = model.encode(torch.from_numpy(images))[0]
+        assert code.min() >= 0 and code.max() <= 1  # a sparse AE's code is a sigmoid
+    assert penalties[0.5] > penalties[5] > penalties[20]

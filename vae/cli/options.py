@@ -1,0 +1,107 @@
+"""Every option that sets a training setting, as data: one table for ``train``, one for ``fit`` (and ``sweep``).
+
+A row is (flag, type, help[, setting]): the setting is the field of the config dataclasses that the option sets
+(by default the flag's own name, dashes as underscores), and its default is that field's default, so that a
+default is written once, in vae/assignment/config.py or vae/family/config.py. The help ends with the default
+unless it already speaks of it. A type is an argparse type, a tuple of choices, or SWITCH (an on/off flag).
+"""
+
+import argparse
+
+from vae.assignment.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
+from vae.cli.arguments import checked, non_negative, positive, widths
+from vae.family.config import AutoencoderConfig, FitConfig
+
+SWITCH = "switch"
+UNIT_INTERVAL = checked(float, lambda value: 0 < value < 1, "in (0, 1)")
+
+TRAIN_OPTIONS = {  # group title: (the settings its defaults come from, rows)
+    "model and training (train)": ((TrainConfig(), LossWeights(), ModelConfig()), [
+        ("--epochs", positive(int), "passes over TRAIN training the VAE"),
+        ("--decoder-epochs", non_negative(int), "then passes training the decoder alone, the encoder frozen"),
+        ("--decoder-ssim-weight", non_negative(float), "weight of (1 - SSIM) in the decoder passes", "decoder_ssim"),
+        ("--batch-size", positive(int), "images per step of the VAE passes"),
+        ("--decoder-batch-size", positive(int), "images per step of the decoder passes"),
+        ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
+        ("--latent-lr", non_negative(float), "peak learning rate of the training images' latent offsets in the "
+                                             "decoder passes (0: decode the means; default %(default)s)"),
+        ("--beta", non_negative(float), "weight of the KL term at the start"),
+        ("--beta-final", non_negative(float), "... and at the end of the VAE passes, geometrically in between"),
+        ("--ssim-weight", non_negative(float), "weight of (1 - SSIM) in the VAE passes", "ssim"),
+        ("--reconstruction-loss", ("bce", "mse"), "pixel loss", "reconstruction"),
+        ("--prior-components", non_negative(int),
+         "0: standard normal prior; K: K separated unit Gaussians (default: one per VAL class)"),
+        ("--prior-radius", positive(float), "distance of those Gaussians from the origin"),
+        ("--anchor-weight", non_negative(float),
+         "pull VAL's labelled images to their class's prior component (0: off; default %(default)s)", "anchor"),
+        ("--propagation-weight", non_negative(float), "spread VAL's labels over TRAIN's nearest-neighbour graph and "
+         "pull each image to its class's prior component (0: off; default %(default)s)", "propagation"),
+        ("--latent-dim", positive(int), "latent size"),
+        ("--hidden", widths, "encoder layer widths"),
+        ("--decoder-hidden", widths, "decoder layer widths from the latent outwards"),
+        ("--activation", ("relu", "elu", "silu"), ""),
+        ("--seed", non_negative(int), "seeds torch and numpy"),
+        ("--device", str, "cpu, cuda, cuda:1 ... (default: cuda when available)"),
+    ]),
+    "mixture (train)": ((MixtureOptions(),), [
+        ("--components-per-class", positive(int), ""),
+        ("--covariance-type", ("tied", "full"), "one covariance shared by all components, or one each"),
+        ("--reg-covar", non_negative(float), "added to covariance diagonals"),
+    ]),
+}
+
+FIT_OPTIONS = {
+    "network": ((AutoencoderConfig(),), [
+        ("--model", ("vae", "ae"), "variational or plain autoencoder"),
+        ("--arch", ("mlp", "conv"), ""),
+        ("--latent-dim", positive(int), ""),
+        ("--layers", positive(int),
+         "mlp: layers from the input to the latent, widths D_i = D_x - round((D_x - D_z) i / n)"),
+        ("--conv-channels", widths, "conv: channels of each stride-2 layer"),
+        ("--conv-hidden", positive(int), "conv: dense width before the latent"),
+        ("--head", SWITCH, "train a classifier head on the latent mean from TRAIN's labels"),
+    ]),
+    "loss": ((FitConfig(),), [
+        ("--beta", non_negative(float), "vae: weight of the KL term (beta-VAE; default %(default)s)"),
+        ("--sparsity", non_negative(float),
+         "ae: weight S of the sparsity penalty on the code (5, 10, 20 ...; 0: none; default %(default)s)"),
+        ("--sparsity-target", UNIT_INTERVAL, "the mean activation each code unit is held near"),
+        ("--noise", non_negative(float), "denoising: sigma of the Gaussian noise added to the inputs, clipped to "
+                                         "[0, 1]"),
+        ("--head-weight", non_negative(float), ""),
+        ("--head-shift", non_negative(int), "with --head: move each training image by a random offset of up to "
+                                            "this many pixels each time"),
+        ("--anomaly-quantile", UNIT_INTERVAL, "the stored anomaly threshold: this quantile of the training images' "
+                                              "scores"),
+        ("--ssim-weight", non_negative(float), "weight of (1 - SSIM) beside the BCE"),
+    ]),
+    "training": ((FitConfig(),), [
+        ("--epochs", positive(int), ""),
+        ("--batch-size", positive(int), ""),
+        ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
+        ("--seed", non_negative(int), ""),
+        ("--device", str, "cpu, cuda, cuda:1 ... (default: cuda when available)"),
+        ("--precision", ("fp32", "bf16"), "bf16: forward passes and losses under bfloat16 autocast, faster on a GPU "
+                                          "at large batches (1.23x at batch 512 on an H100), slower at small ones"),
+    ]),
+}
+
+
+def add_options(parser: argparse.ArgumentParser, table: dict) -> None:
+    """Each group of ``table`` (TRAIN_OPTIONS, FIT_OPTIONS) as an argument group of ``parser``."""
+    for title, (settings, rows) in table.items():
+        group = parser.add_argument_group(title)
+        for flag, kind, text, *setting in rows:
+            if kind == SWITCH:
+                group.add_argument(flag, action="store_true", help=text)
+                continue
+            dest = setting[0] if setting else flag[2:].replace("-", "_")
+            default = next(getattr(owner, dest) for owner in settings if hasattr(owner, dest))
+            if "default" not in text:
+                shown = ",".join(map(str, default)) if isinstance(default, tuple) else "%(default)s"
+                text = f"{text} (default {shown})".lstrip()
+            if isinstance(kind, tuple):
+                how = {"choices": kind}
+            else:  # the metavar of the flag, not of the setting: --ssim-weight SSIM_WEIGHT
+                how = {"type": kind, "metavar": flag[2:].upper().replace("-", "_")}
+            group.add_argument(flag, dest=dest, default=default, help=text, **how)

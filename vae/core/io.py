@@ -1,0 +1,132 @@
+"""Writing outputs: every file goes through :func:`atomic_write`, and every output path is checked before any work.
+
+An atomic write is a temporary file in the same folder, renamed into place, so an interrupted run
+leaves the old file or the new one, never half of one.
+"""
+
+import csv
+import io
+import os
+import tempfile
+from typing import BinaryIO, Callable
+
+import numpy as np
+
+from vae.core.errors import InputError, open_for_reading
+
+PREDICTIONS_HEADER = "Predicted_Label"
+
+
+def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file through ``write(handle)`` so that ``path`` is never seen half-written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle = tempfile.NamedTemporaryFile(
+            dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
+        )
+    except OSError as error:
+        raise InputError(f"{path}: cannot write here ({error.strerror or error})") from None
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.replace(handle.name, path)
+    except BaseException as error:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise InputError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_images(path: str, image_set, pairs, score: Callable):
+    """Write the outputs of (input batch, output batch) ``pairs``, in order, as float32 in ``image_set``'s
+    own layout (vae.core.data.ImageSet.restore), and return ``score(pairs)``, computed on the way.
+
+    A ``path`` ending in .npy is written a batch at a time, so memory stays bounded however many
+    images there are; any other is an .npz with key 'data', written once the whole array is filled.
+    """
+
+    def passing(store):
+        for truth, output in pairs:
+            store(np.ascontiguousarray(image_set.restore(output.reshape(len(output), -1)), dtype=np.float32))
+            yield truth, output
+
+    if path.endswith(".npy"):
+        scores = []
+
+        def stream(handle):
+            descr = np.lib.format.dtype_to_descr(np.dtype(np.float32))
+            header = {"descr": descr, "fortran_order": False, "shape": tuple(image_set.stored_shape)}
+            np.lib.format.write_array_header_1_0(handle, header)
+            scores.append(score(passing(lambda batch: handle.write(batch.tobytes()))))
+
+        atomic_write(path, stream)
+        return scores[0]
+    whole, filled = np.empty(image_set.stored_shape, np.float32), 0
+
+    def keep(batch):
+        nonlocal filled
+        whole[filled:filled + len(batch)] = batch
+        filled += len(batch)
+
+    scores = score(passing(keep))
+    atomic_write(path, lambda handle: np.savez(handle, data=whole))
+    return scores
+
+
+def write_predictions(handle, predicted: np.ndarray, rows: int = 65536) -> None:
+    """A predictions CSV: the header, then one label per line, written in blocks so memory stays bounded."""
+    handle.write(f"{PREDICTIONS_HEADER}\n".encode())
+    for start in range(0, len(predicted), rows):
+        handle.write(("\n".join(map(str, predicted[start:start + rows].tolist())) + "\n").encode())
+
+
+def read_predictions(path: str, count: int) -> np.ndarray:
+    """Labels from a predictions CSV (header Predicted_Label, one integer per row)."""
+    with open_for_reading(path, "a predictions file") as handle:
+        try:
+            rows = list(csv.reader(io.TextIOWrapper(handle, newline="")))
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise InputError(f"{path}: cannot read ({error})") from None
+    if not rows or rows[0] != [PREDICTIONS_HEADER]:
+        raise InputError(f"{path}: the first line must be the header {PREDICTIONS_HEADER}")
+    try:
+        labels = np.array([int(row[0]) for row in rows[1:] if row], dtype=np.int64)
+    except (ValueError, IndexError):
+        raise InputError(f"{path}: every row after the header must be one integer label") from None
+    if len(labels) != count:
+        raise InputError(f"{path}: has {len(labels)} predictions but the truth has {count} images")
+    return labels
+
+
+def check_writable(path: str) -> None:
+    """Fail early, before any work, when an output file cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{path}: the folder {folder} is not writable")
+
+
+def check_folder_writable(folder: str) -> None:
+    """Fail early when a folder of outputs (the plots) can neither be used nor made."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise InputError(f"{folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise InputError(f"{folder}: the folder {existing} is not writable")

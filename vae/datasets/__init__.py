@@ -1,0 +1,21 @@
+"""Building image sets (torch-free): MNIST and Fashion-MNIST from their idx files, HAM10000 from its 28×28 RGB
+CSV, a small offline demo set, and experiment splits. ``python -m vae.datasets`` (``__main__.py``):
+
+    python -m vae.datasets mnist  --out data/     download MNIST (checksums, a second mirror), write
+                                                  mnist_1_4_8_{train,val,test,recon}.npz
+    python -m vae.datasets fashion-mnist --out data/
+                                                  download Fashion-MNIST (checksums, a second mirror),
+                                                  write fashion_mnist_{train,test}.npz (labels 0..9)
+    python -m vae.datasets ham10000 --csv hmnist_28_28_RGB.csv --out data/
+                                                  Kaggle's 28×28 RGB HAM10000 CSV (download it yourself)
+                                                  as ham10000_{train,test}.npz: N×28×28×3 uint8, labels
+                                                  0..6 as in the file, a stratified 80/20 split
+    python -m vae.datasets digits --out DIR       the offline demo set from scikit-learn's digits
+    python -m vae.datasets split SOURCE.npz --out DIR
+                                                  the fixed train/val/selection/test split of a
+                                                  labelled file, for experiments and quality tests
+    python -m vae.datasets combine FIRST.npz ... LAST.npz --hold-out N --out DIR
+                                                  the files together as DIR/train.npz, less N images of
+                                                  LAST (stratified by label) kept as DIR/test.npz
+"""
+

@@ -1,0 +1,51 @@
+"""Every setting of the family's networks and of ``vae.py fit``, in plain dataclasses (no torch: the CLI
+reads them at start-up). The defaults' measurements are in docs/family.md.
+"""
+
+from dataclasses import dataclass
+
+from vae.core.data import IMAGE_SIDE
+
+
+@dataclass
+class AutoencoderConfig:
+    """Everything needed to rebuild one of the family's networks; saved inside MODEL.pth."""
+
+    model: str = "vae"  # "vae": an encoder to (mu, logvar) and a N(0, I) prior; "ae": a deterministic code
+    arch: str = "conv"  # "mlp" (widths by a rule, see vae/family/models/mlp.py) or "conv" (strided convolutions)
+    latent_dim: int = 10
+    channels: int = 1  # 1 (grey) or 3 (RGB), from TRAIN
+    sample_shape: tuple[int, ...] = (IMAGE_SIDE, IMAGE_SIDE)  # one TRAIN image as stored, for generate's output
+    layers: int = 3  # mlp: layers from the input down to the latent
+    conv_channels: tuple[int, ...] = (32, 64)  # conv: channels after each stride-2 convolution
+    conv_hidden: int = 256  # conv: a dense layer between the last feature map and the latent
+    sparse: bool = False  # ae: the code is a sigmoid, for the sparsity penalty (--sparsity)
+    head_classes: tuple[int, ...] = ()  # the classifier head's labels, in its output order; () for none
+    head_hidden: int = 64
+
+
+@dataclass
+class FitConfig:
+    """How ``vae.py fit`` trains one of the family's networks (saved in MODEL.pth's record)."""
+
+    # with conv_hidden 256; fits must stay under 4 minutes on a 2-core CPU: 12 took 241 s once (docs/family.md)
+    epochs: int = 11
+    batch_size: int = 64  # more, smaller steps: in 8 epochs batch 64 reconstructed better than 128 (docs/family.md)
+    lr: float = 6e-3  # peak of a cosine schedule; the conv net's batch normalisation takes it
+    beta: float = 1.0  # vae: weight of KL(q(z|x) || N(0, I)); 0 trains it like an AE
+    sparsity: float = 0.0  # ae: weight S of the sparsity penalty sum_j KL(rho || mean activation of unit j)
+    sparsity_target: float = 0.05  # rho: the mean activation each code unit is pushed towards
+    noise: float = 0.0  # denoising: sigma of the Gaussian noise added to inputs (clipped to [0, 1])
+    # weight of the head's cross-entropy: 100 gave accuracy 0.933, 300 0.957, 1000 0.953 (docs/family.md)
+    head_weight: float = 300.0
+    # with a head: random shifts of up to this many pixels; 0: none. Seed 0: accuracy 0.944 -> 0.976 (docs/family.md)
+    head_shift: int = 2
+    ssim_weight: float = 1000.0  # weight of (1 - SSIM) next to the pixel BCE (summed over pixels)
+    # the stored anomaly threshold: this quantile of the training images' scores (vae/family/anomaly.py)
+    anomaly_quantile: float = 0.95
+    seed: int = 0
+    device: str = "auto"
+    # "bf16": forward passes and losses under bfloat16 autocast. On an H100 it was 1.23x faster per epoch
+    # at batch 512 (loss 2% higher) but 0.93x at the default batch 64, where kernel launches bound
+    # the step (README, Scaling out): so float32 unless asked.
+    precision: str = "fp32"

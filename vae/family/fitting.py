@@ -1,0 +1,128 @@
+"""Training the family's networks (``vae.py fit``): one loss, on the shared loop of vae/nn/training.py.
+
+Per batch of images x (B, C, H, W) in [0, 1], the network sees x itself, or for a denoising model
+x + N(0, noise²) clipped to [0, 1], and is scored against the clean x:
+
+    loss = BCE(x, decoded)                        summed over pixels, as a Bernoulli likelihood
+         + ssim_weight · (1 - SSIM(x, decoded))   scikit-image's SSIM, per channel
+         + beta · KL(q(z|x) || N(0, I))          a VAE's prior term (beta-VAE); beta 0 is an AE
+         + sparsity · sum_j KL(rho || rho_j)       a sparse AE: rho_j = unit j's mean activation in the batch
+         + head_weight · cross-entropy             the head on the latent mean, from TRAIN's labels
+
+each averaged over the batch. The head's cross-entropy weighs each class by the inverse of its
+share of TRAIN, so that a class with few images counts as much as a common one, and with a head
+each image is moved by a random offset of up to ``head_shift`` pixels each time it is seen, so that
+the head's few examples of a rare class stand for more than themselves.
+"""
+
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from vae.core.data import ImageSet, release_pages, to_unit_float
+from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.models import Autoencoder
+from vae.nn import distributed
+from vae.nn.losses import image_similarity, kl_divergence, pixel_loss, sparsity_penalty
+from vae.nn.training import EpochStats, Phase, optimise, resolve_device, seed_everything
+
+SHOWN_TERMS = ("sparsity", "head", "accuracy")
+
+
+class BatchReader:
+    """The images of a memory-mapped set (a .npy file or folder, vae.core.data) read a batch at a time, as
+    float32 (B, C, H, W) tensors: fit's memory then stays bounded however large the file."""
+
+    def __init__(self, image_set: ImageSet, device: torch.device):
+        self.image_set, self.device = image_set, device
+
+    def __len__(self) -> int:
+        return len(self.image_set)
+
+    def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
+        pixels = self.image_set.pixels
+        batch = to_unit_float(pixels[indices.cpu().numpy()]).reshape(-1, *self.image_set.tensor_shape())
+        release_pages(pixels)
+        return torch.from_numpy(batch).to(self.device)
+
+
+def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fit: FitConfig,
+                    labels: np.ndarray | None = None,
+                    quiet: bool = False) -> tuple[Autoencoder, list[EpochStats]]:
+    """Train on (N, C, H, W) float32 images in [0, 1], or a memory-mapped set read a batch at a time;
+    ``labels`` (N,) are head class indices (with a head).
+
+    Returns the network in eval mode on the CPU, and per-epoch means of every loss term.
+    """
+    seed_everything(fit.seed)
+    device = distributed.start(resolve_device(fit.device))
+    mapped = isinstance(images, ImageSet)
+    model = Autoencoder(config, side=images.tensor_shape()[-1] if mapped else images.shape[-1]).to(device)
+    if config.arch == "conv":  # oneDNN's convolutions run 7% faster per epoch on channels-last weights (docs/family.md)
+        model = model.to(memory_format=torch.channels_last)
+    data = BatchReader(images, device) if mapped else torch.from_numpy(images).to(device)
+    targets = class_weights = None
+    if model.head is not None:
+        targets = torch.from_numpy(labels).to(device)
+        counts = torch.bincount(targets, minlength=len(config.head_classes)).clamp(min=1)
+        class_weights = (len(targets) / (len(counts) * counts)).float()
+
+    def step(indices):
+        clean = data[indices]
+        if targets is not None and fit.head_shift:
+            clean = shifted(clean, fit.head_shift)
+        seen = clean if not fit.noise else (clean + fit.noise * torch.randn_like(clean)).clamp(0, 1)
+        logits, mu, logvar, latent = model(seen)
+        return loss_terms(model, fit, clean, logits, mu, logvar, latent,
+                          None if targets is None else targets[indices], class_weights)
+
+    phase = Phase(config.model, list(model.parameters()), step, fit.epochs, fit.batch_size, fit.lr, SHOWN_TERMS,
+                  fit.precision == "bf16")
+    shuffler = torch.Generator().manual_seed(fit.seed)
+    steps = math.ceil(len(data) / fit.batch_size) * fit.epochs
+    # Subnormal floats appear as training goes on and make the CPU's arithmetic many times slower:
+    # the MLP's epochs grew from 3.3 s to 6-7 s; flushed to zero they stay at 3.3 s, same loss (docs/family.md).
+    torch.set_flush_denormal(True)
+    try:
+        with tqdm(total=steps, desc="fitting", unit="batch", file=sys.stderr, disable=quiet, leave=False) as progress:
+            model.train()
+            history = optimise(phase, len(data), shuffler, progress, time.perf_counter(), quiet)
+    finally:
+        torch.set_flush_denormal(False)
+    return model.eval().cpu(), history
+
+
+def loss_terms(model: Autoencoder, fit: FitConfig, clean, logits, mu, logvar, latent, targets=None,
+               class_weights=None) -> dict:
+    """The terms of the module docstring's loss for one batch, each a scalar tensor; "loss" is their sum."""
+    terms = {"pixel": pixel_loss(clean, logits)}
+    terms["ssim"] = image_similarity(clean, logits).mean()
+    terms["loss"] = terms["pixel"] + fit.ssim_weight * (1 - terms["ssim"])
+    if model.variational and fit.beta:
+        terms["kl"] = kl_divergence(mu, logvar, latent, None)
+        terms["loss"] = terms["loss"] + fit.beta * terms["kl"]
+    if fit.sparsity:
+        terms["sparsity"] = sparsity_penalty(mu, fit.sparsity_target)
+        terms["loss"] = terms["loss"] + fit.sparsity * terms["sparsity"]
+    if targets is not None:
+        class_logits = model.classify(mu)
+        terms["head"] = F.cross_entropy(class_logits, targets, weight=class_weights)
+        terms["accuracy"] = (class_logits.argmax(dim=1) == targets).float().mean()
+        terms["loss"] = terms["loss"] + fit.head_weight * terms["head"]
+    return terms
+
+
+def shifted(images: torch.Tensor, most: int) -> torch.Tensor:
+    """(B, C, H, W) images each moved by its own random whole-pixel offset of up to ``most`` each way, zeros coming
+    in."""
+    count, _, height, width = images.shape
+    padded = F.pad(images, (most, most, most, most))
+    rows = torch.randint(0, 2 * most + 1, (count, 1), device=images.device) + torch.arange(height, device=images.device)
+    cols = torch.randint(0, 2 * most + 1, (count, 1), device=images.device) + torch.arange(width, device=images.device)
+    batch = torch.arange(count, device=images.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()

@@ -1,7 +1,0 @@
-"""The family's networks: an autoencoder, plain or variational, over an MLP or a conv body, with an
-optional classifier head on its latent. Built from :class:`vae.config.AutoencoderConfig`; they know
-nothing of files."""
-
-from vae.models.autoencoder import Autoencoder
-
-__all__ = ["Autoencoder"]
