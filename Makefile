@@ -13,9 +13,12 @@ endif
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt tests/requirements.txt
+# The pinned requirements, then vae itself, editable: the `vae` command on the venv's PATH, and
+# `python -m vae.datasets` from any folder.
+$(VENV)/.installed: requirements.txt tests/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # Lines of at most 120 characters, pyflakes and import order (pyproject.toml); the tests after it.
@@ -26,23 +29,29 @@ test: lint
 	$(PY) -m pytest -q tests
 
 # The assignment's whole story on a small data set: MNIST files from `make data` when present
-# (or DATA=folder holding mnist_1_4_8_*.npz), else a set built offline from scikit-learn's digits.
+# (or DATA=folder holding mnist_1_4_8_*.npz); a folder with the training file alone (DATA=../shared/data)
+# is split into train/val/test/recon first; else a set built offline from scikit-learn's digits.
+# OPTIONS="--epochs 5" passes options to train.
 demo: install
 	@set -e; \
-	if [ -f "$(DATA)/mnist_1_4_8_train.npz" ]; then \
-		sets="$(abspath $(DATA))/mnist_1_4_8"; options=""; \
+	if [ -f "$(DATA)/mnist_1_4_8_val.npz" ]; then \
+		sets="$(abspath $(DATA))/mnist_1_4_8_"; options="$(OPTIONS)"; \
+	elif [ -f "$(DATA)/mnist_1_4_8_train.npz" ]; then \
+		echo "$(DATA)/ holds the training file alone: splitting it into $(DEMO)/data/ (train, val, test, recon)"; \
+		$(PY) -m vae.datasets split $(DATA)/mnist_1_4_8_train.npz --out $(DEMO)/data > /dev/null; \
+		sets="$(abspath $(DEMO))/data/"; options="$(OPTIONS)"; \
 	else \
 		echo "no MNIST files in $(DATA)/: building the offline demo set from scikit-learn's digits"; \
 		$(PY) -m vae.datasets digits --out $(DEMO)/data > /dev/null; \
-		sets="$(abspath $(DEMO))/data/digits_1_4_8"; options="--epochs 400 --batch-size 64"; \
+		sets="$(abspath $(DEMO))/data/digits_1_4_8_"; options="$(or $(OPTIONS),--epochs 400 --batch-size 64)"; \
 	fi; \
 	mkdir -p $(DEMO); cd $(DEMO); \
 	vae="$(abspath $(PY)) $(abspath vae.py)"; \
-	echo "== train"; $$vae $${sets}_train.npz $${sets}_val.npz train vae.pth gmm_params.pkl $$options; \
-	echo "== test_reconstruction"; $$vae $${sets}_recon.npz test_reconstruction vae.pth; \
-	echo "== test_classifier"; $$vae $${sets}_test.npz test_classifier vae.pth gmm_params.pkl; \
-	echo "== evaluate"; $$vae evaluate $${sets}_test.npz vae.csv; \
-	echo "== plot"; $$vae plot $${sets}_train.npz $${sets}_val.npz vae.pth gmm_params.pkl; \
+	echo "== train"; $$vae $${sets}train.npz $${sets}val.npz train vae.pth gmm_params.pkl $$options; \
+	echo "== test_reconstruction"; $$vae $${sets}recon.npz test_reconstruction vae.pth; \
+	echo "== test_classifier"; $$vae $${sets}test.npz test_classifier vae.pth gmm_params.pkl; \
+	echo "== evaluate"; $$vae evaluate $${sets}test.npz vae.csv; \
+	echo "== plot"; $$vae plot $${sets}train.npz $${sets}val.npz vae.pth gmm_params.pkl; \
 	echo "demo outputs are in $(DEMO)/"
 
 data: install
@@ -70,4 +79,4 @@ ablation: install
 	$(PY) -m bench.ablation --seeds 0
 
 clean:
-	rm -rf $(VENV) $(DEMO) runs .pytest_cache
+	rm -rf $(VENV) $(DEMO) runs .pytest_cache vae.egg-info

@@ -12,8 +12,8 @@ import torch
 from helpers import run_vae, shapes
 
 IMAGES, LABELS = shapes(30, seed=5)
-OUTPUTS = ("vae.pth", "gmm_params.pkl", "vae.csv", "vae_reconstructed.npz",
-           "model.pth", "reconstructed.npz", "denoised.npz", "samples.npz", "samples.png", "predictions.csv")
+OUTPUTS = ("vae.pth", "gmm_params.pkl", "vae.csv", "vae_reconstructed.npz", "model.pth", "reconstructed.npz",
+           "denoised.npz", "samples.npz", "samples.png", "predictions.csv", "anomalies.csv", "anomalies.png")
 
 
 class Workspace(type(pathlib.Path())):

@@ -4,7 +4,7 @@ that ``pytest -m unit`` runs the fast in-process tests alone."""
 import pytest
 
 from bad_input import fill_workspace
-from helpers import FAMILY_FAST, FAST, rgb, run_vae, shapes, write_npz
+from helpers import FAMILY_FAST, FAST, MLP_FAST, rgb, run_vae, shapes, write_npz
 
 MARKED_FOLDERS = ("unit", "cli", "quality")
 
@@ -50,11 +50,10 @@ def family(shape_sets, tmp_path_factory):
     rgb_train = write_npz(folder / "rgb_train.npz", rgb(train_x), train_y)
     run_vae("fit", shape_sets["train"], "vae_head.pth", "--head", "--latent-dim", "4", *FAMILY_FAST, cwd=folder,
             check=True)
-    run_vae("fit", shape_sets["train"], "ae.pth", "--model", "ae", "--arch", "mlp", "--layers", "2", "--no-plots",
-            *FAMILY_FAST, cwd=folder, check=True)
+    run_vae("fit", shape_sets["train"], "ae.pth", "--model", "ae", "--no-plots", *MLP_FAST, cwd=folder, check=True)
     run_vae("fit", rgb_train, "rgb.pth", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)
     return {"folder": folder, "vae": folder / "vae_head.pth", "ae": folder / "ae.pth", "rgb": folder / "rgb.pth",
-            "rgb_train": rgb_train, "plots": folder / "plots"}
+            "rgb_train": rgb_train, "plots": folder / "vae_head_plots"}
 
 
 @pytest.fixture

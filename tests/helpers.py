@@ -62,3 +62,4 @@ def rgb(images: np.ndarray) -> np.ndarray:
 
 # A small conv network and few epochs: the family's end-to-end tests check behaviour, not quality.
 FAMILY_FAST = ["--epochs", "3", "--batch-size", "64", "--conv-channels", "8,16", "--conv-hidden", "32", "--quiet"]
+MLP_FAST = ["--arch", "mlp", "--layers", "2", "--epochs", "3", "--batch-size", "64", "--quiet"]

@@ -36,7 +36,8 @@ def test_fit_stores_a_threshold_per_score_at_the_training_quantile(bars_only):
     record = torch.load(folder / "ae.pth", weights_only=True)["record"]
     thresholds = record["anomaly"]["thresholds"]
     assert set(thresholds) == {"mse", "ssim"} and record["fit"]["anomaly_quantile"] == 0.95
-    result = run_vae("anomaly", "normal.npz", "ae.pth", "--out", "train_scores.csv", "--abnormal-classes", "99",
+    normal = f"{SHAPE_LABELS[0]},{SHAPE_LABELS[1]}"
+    result = run_vae("anomaly", "normal.npz", "ae.pth", "--out", "train_scores.csv", "--normal-classes", normal,
                      cwd=folder, check=True)
     scores, flags = read_csv(folder / "train_scores.csv")
     assert np.quantile(scores, 0.95) == pytest.approx(thresholds["mse"], rel=1e-5)

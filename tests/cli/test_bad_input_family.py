@@ -8,6 +8,32 @@ import torch
 from bad_input import IMAGES, LABELS, check_bad_input, family_model_with, fit_on, npz, truncated
 
 CASES = {
+    # an --out of the wrong kind would have been overwritten by the picture beside it, or held a zip under .csv
+    "generate: --out a PNG": (lambda f: ["generate", "model.pth", "4", "--out", "samples.png"],
+                              ["samples.png", ".npz or .npy"]),
+    "anomaly: --out a PNG": (lambda f: ["anomaly", f.sets["test"], "model.pth", "--abnormal-classes", "7", "--out",
+                                        "anomalies.png"], ["anomalies.png", ".csv"]),
+    "reconstruct: --out a CSV": (lambda f: ["reconstruct", f.sets["test"], "model.pth", "--out", "predictions.csv"],
+                                 ["predictions.csv", ".npz or .npy"]),
+    "classify: --out an npz": (lambda f: ["classify", f.sets["test"], "model.pth", "--out", "samples.npz"],
+                               ["samples.npz", ".csv"]),
+    # options that do not apply to the network chosen
+    "fit: --beta for an AE": (fit_on(lambda f: f.sets["train"], "--model", "ae", "--beta", "5"),
+                              ["--beta 5", "--model vae"]),
+    "fit: --layers for a conv network": (fit_on(lambda f: f.sets["train"], "--layers", "5"),
+                                         ["--layers 5", "--arch mlp"]),
+    "fit: --conv-channels for an MLP": (fit_on(lambda f: f.sets["train"], "--arch", "mlp", "--conv-channels", "8,16"),
+                                        ["--conv-channels 8,16", "--arch conv"]),
+    "fit: --head-shift without --head": (fit_on(lambda f: f.sets["train"], "--head-shift", "3"),
+                                         ["--head-shift 3", "--head"]),
+    "anomaly: abnormal classes that do not occur": (
+        lambda f: ["anomaly", f.sets["test"], "model.pth", "--abnormal-classes", "7,11"],
+        ["11", "do not occur", "3, 5, 7"],
+    ),
+    "anomaly: normal classes that do not occur": (
+        lambda f: ["anomaly", f.sets["test"], "model.pth", "--normal-classes", "1,4,8"],
+        ["--normal-classes", "1, 4, 8"],
+    ),
     "fit: missing file": (fit_on(lambda f: f / "nowhere.npz"), ["nowhere.npz", "no such file"]),
     "fit: four channels": (fit_on(lambda f: npz(f, "four.npz", data=np.repeat(IMAGES[:, None], 4, 1))),
                            ["four.npz", "30×4×28×28", "RGB"]),
@@ -20,7 +46,6 @@ CASES = {
     "fit: a device this machine lacks": (fit_on(lambda f: f.sets["train"], "--device",
                                                 "cuda:7" if not torch.cuda.is_available() else "nonsense"),
                                                 ["--device"]),
-    "fit: model folder missing": (lambda f: ["fit", f.sets["train"], f / "no" / "m.pth"], ["m.pth", "does not exist"]),
     "fit: plots folder under a file": (lambda f: ["fit", f.sets["train"], "new.pth", "--plots", f / "vae.csv" / "p"],
                                        ["vae.csv", "is a file"]),
     "reconstruct: the assignment's vae.pth": (lambda f: ["reconstruct", f.sets["test"], "vae.pth"],
@@ -45,8 +70,6 @@ CASES = {
                    family_model_with(f, state={"decoder.body.0.bias": torch.full((32,), float("nan"))})],
                    ["changed.pth", "NaN"],
     ),
-    "reconstruct: output folder missing": (lambda f: ["reconstruct", f.sets["test"], "model.pth", "--out",
-                                                      f / "no" / "r.npz"], ["r.npz", "does not exist"]),
     "denoise: truth of another count": (lambda f: ["denoise", f.sets["test"], "model.pth", "--truth", f.sets["recon"]],
                                         ["recon.npz", "10 images", "90"]),
     "generate: a plain AE": (lambda f: ["generate", "ae.pth", "5"], ["ae.pth", "no prior to sample"]),
@@ -68,8 +91,6 @@ CASES = {
         lambda f: ["anomaly", npz(f, "rgb.npz", data=np.stack([IMAGES] * 3, -1)), "model.pth", "--threshold", "1"],
         ["rgb.npz", "3-channel"],
     ),
-    "anomaly: output folder missing": (lambda f: ["anomaly", f.sets["test"], "model.pth", "--out", f / "no" / "a.csv"],
-                                       ["a.csv", "does not exist"]),
     "sweep: an unknown knob": (lambda f: ["sweep", f.sets["train"], "--grid", "colour=red", "--out", f / "sw"],
                                ["--grid", "--colour"]),
     "sweep: a value its option refuses": (lambda f: ["sweep", f.sets["train"], "--grid", "model=ae,gan", "--out",

@@ -5,8 +5,11 @@ import dataclasses
 import pytest
 
 from vae.assignment.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
-from vae.cli import COMMANDS, parse
 from vae.cli.arguments import settings
+from vae.cli.dispatch import COMMANDS, parse
+from vae.cli.family import refuse_inapplicable
+from vae.cli.options import FIT_OPTIONS, given
+from vae.core.errors import InputError
 from vae.family.config import AutoencoderConfig, FitConfig
 
 TRAIN = ["t.npz", "v.npz", "train", "vae.pth", "gmm.pkl"]
@@ -58,3 +61,22 @@ def test_every_fit_setting_a_user_may_set_has_an_option():
     for cls in (AutoencoderConfig, FitConfig):
         missing = {field.name for field in dataclasses.fields(cls)} - derived - set(vars(family))
         assert not missing, (cls.__name__, missing)
+
+
+@pytest.mark.parametrize("options, refused", [
+    (["--model", "ae", "--beta", "5"], "--beta 5.0: applies only with --model vae"),
+    (["--sparsity", "5"], "--sparsity 5.0: applies only with --model ae"),
+    (["--arch", "mlp", "--conv-hidden", "8"], "--conv-hidden 8: applies only with --arch conv"),
+    (["--layers", "4"], "--layers 4: applies only with --arch mlp"),
+    (["--head-weight", "3"], "--head-weight 3.0: applies only with --head"),
+    (["--model", "ae", "--sparsity", "5", "--arch", "mlp", "--layers", "4", "--head", "--head-shift", "1"], None),
+])
+def test_an_option_the_network_does_not_use_is_refused(options, refused):
+    args = parse(["fit", "t.npz", "m.pth", *options])
+    config = settings(AutoencoderConfig, args)
+    chosen = {"model": config.model, "arch": config.arch, "head": args.head}
+    if refused is None:
+        refuse_inapplicable(given(args, FIT_OPTIONS), chosen)
+        return
+    with pytest.raises(InputError, match=refused):
+        refuse_inapplicable(given(args, FIT_OPTIONS), chosen)

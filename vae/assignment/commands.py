@@ -27,7 +27,7 @@ from vae.core.io import (
     write_predictions,
 )
 from vae.core.metrics import batched_reconstruction_scores, classification_scores
-from vae.core.report import Outputs, format_scores, is_writer
+from vae.core.report import Outputs, counted, format_scores, is_writer
 
 RECONSTRUCTION_FILE = "vae_reconstructed.npz"
 PREDICTIONS_FILE = "vae.csv"
@@ -79,7 +79,7 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
         raise InputError(f"--hidden {','.join(map(str, model_config.hidden))}: {parameters:,} parameters, over the "
                          f"limit of {MAX_PARAMETERS:,}")
     outputs.say(f"training on {len(train_set)} images from {train_path} ({parameters:,} parameters, "
-                f"{train_config.epochs} epochs, seed {train_config.seed})")
+                f"{counted(train_config.epochs, 'epoch')}, seed {train_config.seed})")
     start = time.perf_counter()
     import_optimizer_in_background()
     propagated = None
@@ -153,7 +153,7 @@ def test_reconstruction(recon_path: str, model_path: str, out_path: str | None, 
                         search: str = "grid") -> dict:
     """Write the reconstructions of RECON's images (same shape as its 'data', float32 in [0, 1])."""
     out_path = out_path or RECONSTRUCTION_FILE
-    check_writable(out_path)
+    check_writable(out_path, (".npz", ".npy"))
     image_set = load_image_set(recon_path, labels="ignored")
     network = load_network(model_path)
     batches = reconstructed_batches(network, image_set, search)
@@ -167,7 +167,7 @@ def test_classifier(test_path: str, model_path: str, mixture_path: str, out_path
                     outputs: Outputs) -> dict | None:
     """Write one predicted label per TEST image, in input order; print scores when TEST has labels."""
     out_path = out_path or PREDICTIONS_FILE
-    check_writable(out_path)
+    check_writable(out_path, (".csv",))
     image_set = load_image_set(test_path)
     network = load_network(model_path)
     classifier = load_classifier(mixture_path, network, model_path)

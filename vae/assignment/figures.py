@@ -89,7 +89,8 @@ def mixture_ellipses(latent, predicted, classes, weights, means, covariances, co
             axis.add_patch(Ellipse(mean, width, height, angle=angle, fill=False, edgecolor=colour, linestyle=style,
                                    linewidth=2))
         axis.plot(*mean, marker="o", markersize=8, color=colour, markeredgecolor="black")
-        axis.annotate(f"{label} (w={weight:.2f})", mean, textcoords="offset points", xytext=(6, 6), fontsize=9)
+        axis.annotate(f"{label} (w={weight:.2f})", mean, textcoords="offset points", xytext=(12, 12), fontsize=9,
+                      bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": colour})
     axis.set_title("Gaussian mixture: 1σ (solid) and 2σ (dashed) ellipses")
     return figure
 

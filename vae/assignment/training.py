@@ -15,18 +15,16 @@ shuffled batches.
 """
 
 import math
-import sys
 import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from vae.assignment.config import ModelConfig, TrainConfig
 from vae.assignment.model import VAE, anchor_divergence, prior_means, propagation_loss
 from vae.nn import distributed
 from vae.nn.losses import kl_divergence, pixel_loss, similarity
-from vae.nn.training import EpochStats, Phase, optimise, resolve_device, seed_everything
+from vae.nn.training import EpochStats, Phase, optimise, progress_bar, resolve_device, seed_everything
 
 
 def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConfig, *, anchors=None, propagated=None,
@@ -86,8 +84,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
             terms["loss"] = terms["loss"] + weights.anchor * terms["anchor"]
         return terms
 
-    # As a context manager the bar is closed (its line cleared) however training ends, Ctrl-C included.
-    with tqdm(total=steps, desc="training", unit="batch", file=sys.stderr, disable=quiet, leave=False) as progress:
+    with progress_bar(steps, "training", quiet) as progress:
         model.train()
         history = optimise(Phase("vae", list(model.parameters()), vae_step, config.epochs, config.batch_size,
                                  config.lr), len(data), shuffler, progress, start, quiet)

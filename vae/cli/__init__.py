@@ -1,59 +1,31 @@
-"""The command line of vae: one parser package for the assignment's word-order forms (assignment.py) and the
-family's subcommands (family.py), one table from command to handler, and the one error boundary.
+"""The command line of vae: the assignment's word-order forms (assignment.py), the family's subcommands
+(family.py), every training option as data (options.py), and the table from command to handler with the one
+error boundary (dispatch.py).
 
-    main(argv) -> parse -> COMMANDS[command](args, outputs) inside run(): bad input is one line on stderr and
-    exit 2, Ctrl-C exit 130, success 0.
+This module imports nothing but the standard library, so that a Python without vae's requirements gets one line
+that says what to install rather than a traceback.
 """
 
 import sys
 
-from vae.cli import assignment, family
-from vae.core.errors import InputError
-from vae.core.report import Outputs, world_size
-
-COMMANDS = {  # command: its handler (parsed arguments, Outputs) -> None
-    "train": assignment.train,
-    "test_reconstruction": assignment.test_reconstruction,
-    "test_classifier": assignment.test_classifier,
-    "evaluate": assignment.evaluate,
-    "plot": assignment.plot,
-    "fit": family.fit,
-    "reconstruct": family.reconstruct,
-    "denoise": family.denoise,
-    "generate": family.generate,
-    "classify": family.classify,
-    "anomaly": family.anomaly,
-    "sweep": family.sweep,
-}
-TRAINING_COMMANDS = ("train", "fit")  # the commands that may run on several processes under torchrun
-INTERRUPTED = {"sweep": "finished folds are kept in --out; run the same command again to go on"}
-
-
-def parse(argv: list[str]):
-    """The parsed arguments of any form, with ``command`` set; argparse's usage line and exit 2 on a bad form."""
-    if argv and argv[0] in family.FAMILY_COMMANDS:
-        return family.parse(argv)
-    return assignment.parse(argv)
+PACKAGES = {"sklearn": "scikit-learn", "skimage": "scikit-image", "PIL": "Pillow", "yaml": "PyYAML"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
-    outputs = Outputs(quiet=args.quiet, plots="" if getattr(args, "no_plots", False) else getattr(args, "plots", None))
-    return run(args.command, lambda: COMMANDS[args.command](args, outputs), INTERRUPTED.get(args.command))
-
-
-def run(command: str, call, interrupted: str | None = None) -> int:
-    """Run ``call()``: a user's error becomes one line on stderr and exit 2, Ctrl-C exit 130."""
+    """``vae.py ARGS``, ``vae ARGS`` and ``python -m vae ARGS``: the exit status."""
     try:
-        if world_size() > 1 and command not in TRAINING_COMMANDS:
-            # every rank would write the same outputs over each other
-            raise InputError(f"{command} runs in one process; start it with python, not torchrun "
-                             f"(only {' and '.join(TRAINING_COMMANDS)} train on several)")
-        call()
-    except InputError as error:
-        print(f"vae.py: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"vae.py: interrupted; {command} stopped and {interrupted or 'wrote nothing new'}", file=sys.stderr)
-        return 130
-    return 0
+        from vae.cli.dispatch import dispatch  # numpy and the rest of vae's requirements from here on
+    except ModuleNotFoundError as error:
+        return missing_package(error)
+    return dispatch(sys.argv[1:] if argv is None else argv)
+
+
+def missing_package(error: ModuleNotFoundError) -> int:
+    """One line naming the package this Python lacks, and how to install vae's requirements; exit status 2."""
+    name = (error.name or "").split(".")[0]
+    if not name or name == "vae":
+        raise error  # a module of vae itself is missing: a broken checkout, not a missing requirement
+    print(f"vae.py: error: the package {PACKAGES.get(name, name)} is not installed for {sys.executable}; install "
+          "vae's requirements: make install, then . .venv/bin/activate (or pip install -e . in your own "
+          "environment)", file=sys.stderr)
+    return 2

@@ -43,8 +43,14 @@ def class_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated class labels such as 1,3,4, got {text!r}") from None
 
 
+def shown(value) -> str:
+    """A setting's value as a user would type it: 256,128 for a tuple."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def settings(cls, args: argparse.Namespace, **given):
-    """A settings dataclass from parsed arguments: each field from the argument of its name (``dest``), where the
-    parser has one; ``given`` fields (nested settings) as given; the rest keep their defaults."""
-    values = {field.name: getattr(args, field.name) for field in fields(cls) if hasattr(args, field.name)}
+    """A settings dataclass from parsed arguments: each field from the argument of its name (``dest``) where the
+    command line gave one; ``given`` fields (nested settings) as given; the rest keep their defaults."""
+    values = {field.name: getattr(args, field.name) for field in fields(cls)
+              if getattr(args, field.name, None) is not None}
     return cls(**values, **given)

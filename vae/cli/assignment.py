@@ -36,7 +36,10 @@ fitted on its latent space (seeded from VAL's labelled images) that classifies t
                        and so on list their options
 
 Inputs: .npz with key 'data' (N x 28 x 28, N x 784 or N x 1 x 28 x 28; uint8 0..255 or floats in
-[0, 1]) and optionally 'labels'. Bad input gives a one-line error and exit status 2."""
+[0, 1]) and optionally 'labels'. Bad input gives a one-line error and exit status 2.
+
+The options below are those of train, test_reconstruction and test_classifier. The family's commands take
+options of their own, with their own defaults (a 10-D latent, 11 epochs ...): 'vae.py fit --help'."""
 
 # The command word and how many paths stand before and after it.
 ASSIGNMENT_FORMS = {"train": (2, 2), "test_reconstruction": (1, 1), "test_classifier": (1, 2)}
@@ -51,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("words", nargs="+", metavar="ARGS",
                         help="the paths and the command word, as in the forms above")
     add_options(parser, TRAIN_OPTIONS)
-    output = parser.add_argument_group("output")
+    output = parser.add_argument_group("output (train, test_reconstruction, test_classifier)")
     output.add_argument("--out", metavar="PATH",
                         help="where test_reconstruction / test_classifier write (default: this folder)")
     output.add_argument("--search", choices=SEARCHES, default="grid",

@@ -3,11 +3,11 @@ parsed arguments into one call of vae.family."""
 
 import argparse
 
-from vae.cli.arguments import checked, class_list, non_negative, positive, settings
-from vae.cli.options import FIT_OPTIONS, add_options
+from vae.cli.arguments import checked, class_list, non_negative, positive, settings, shown
+from vae.cli.options import FIT_OPTIONS, add_options, given
 from vae.core.errors import InputError
 from vae.core.report import Outputs
-from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig, applies
 
 FORMS = {  # each family command's usage line(s)
     "fit": "python vae.py fit TRAIN.npz MODEL.pth [--model vae|ae] [--arch mlp|conv] [--latent-dim D] [--beta B]\n"
@@ -18,8 +18,8 @@ FORMS = {  # each family command's usage line(s)
     "classify": "python vae.py classify DATA.npz MODEL.pth [--out predictions.csv]",
     "sweep": "python vae.py sweep TRAIN.npz --grid \"model=ae,vae beta=1,5,10,20 latent-dim=2,10\" [--folds 5]\n"
              "                [--jobs N] [--out sweep/] [any fit option, applied to every cell]",
-    "anomaly": "python vae.py anomaly DATA.npz MODEL.pth [--out anomalies.csv] [--threshold T] [--abnormal-classes "
-               "1,3,4]",
+    "anomaly": "python vae.py anomaly DATA.npz MODEL.pth [--out anomalies.csv] [--threshold T] [--score mse|ssim]\n"
+               "                [--abnormal-classes 0,2,3 | --normal-classes 1,4,8]",
 }
 FAMILY_COMMANDS = tuple(FORMS)
 FAMILY_USAGE = "".join(f"\n  {usage}" for usage in FORMS.values())
@@ -75,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "ssim: 1 - SSIM, structure rather than intensity, for anomalies of texture")
     anomaly.add_argument("--threshold", type=non_negative(float),
                          help="flag scores above T (default: the one fit stored)")
-    anomaly.add_argument("--abnormal-classes", type=class_list, metavar="1,3,4",
+    classes = anomaly.add_mutually_exclusive_group()
+    classes.add_argument("--abnormal-classes", type=class_list, metavar="0,2,3",
                          help="DATA's labels that mean an anomaly (default: DATA's labels are 0/1, 1 = anomaly)")
+    classes.add_argument("--normal-classes", type=class_list, metavar="1,4,8",
+                         help="DATA's labels that mean a normal image; every other label is an anomaly")
     _output_options(anomaly, default="anomalies.csv")
 
     sweep = forms.add_parser("sweep", usage=FORMS["sweep"], help="cross-validated grid of fits",
@@ -136,7 +139,8 @@ def _output_options(form, default: str | None = None, plots: bool = False) -> No
     if default:
         output.add_argument("--out", metavar="PATH", help=f"(default: {default} in this folder)")
     if plots:
-        output.add_argument("--plots", metavar="DIR", help="folder for the figures (default: plots/ beside MODEL.pth)")
+        output.add_argument("--plots", metavar="DIR",
+                            help="folder for the figures (default: MODEL_plots/ beside MODEL.pth, for MODEL.pth)")
         output.add_argument("--no-plots", action="store_true", help="draw no figures")
     output.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -152,8 +156,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def fit(args, outputs: Outputs) -> None:
     from vae.family import commands
 
-    commands.fit(args.train, args.model_path, settings(AutoencoderConfig, args), settings(FitConfig, args), args.head,
-                 outputs)
+    config = settings(AutoencoderConfig, args)
+    refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model, "arch": config.arch, "head": args.head})
+    commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs)
+
+
+def refuse_inapplicable(options: dict, chosen: dict) -> None:
+    """An option given for a network it does not apply to (--beta for an AE...) is refused, not ignored."""
+    for setting, value in options.items():
+        if not applies(setting, chosen):
+            needed, wanted = APPLIES_TO[setting]
+            condition = f"--{needed}" if wanted is True else f"--{needed} {wanted} (this fit: {chosen[needed]})"
+            raise InputError(f"--{setting.replace('_', '-')} {shown(value)}: applies only with {condition}")
 
 
 def sweep(args, outputs: Outputs) -> None:
@@ -179,7 +193,8 @@ def denoise(args, outputs: Outputs) -> None:
 def anomaly(args, outputs: Outputs) -> None:
     from vae.family.anomaly import anomaly as detect
 
-    detect(args.data, args.model_path, args.out, args.threshold, args.score, args.abnormal_classes, outputs)
+    detect(args.data, args.model_path, args.out, args.threshold, args.score, args.abnormal_classes,
+           args.normal_classes, outputs)
 
 
 def generate(args, outputs: Outputs) -> None:

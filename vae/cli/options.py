@@ -4,19 +4,23 @@ A row is (flag, type, help[, setting]): the setting is the field of the config d
 (by default the flag's own name, dashes as underscores), and its default is that field's default, so that a
 default is written once, in vae/assignment/config.py or vae/family/config.py. The help ends with the default
 unless it already speaks of it. A type is an argparse type, a tuple of choices, or SWITCH (an on/off flag).
+
+An option not given parses as None, so that a command can tell what a user asked for (:func:`given`);
+vae.cli.arguments.settings then takes the dataclass's default for it.
 """
 
 import argparse
 
 from vae.assignment.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
-from vae.cli.arguments import checked, non_negative, positive, widths
+from vae.cli.arguments import checked, non_negative, positive, shown, widths
 from vae.family.config import AutoencoderConfig, FitConfig
 
 SWITCH = "switch"
 UNIT_INTERVAL = checked(float, lambda value: 0 < value < 1, "in (0, 1)")
 
 TRAIN_OPTIONS = {  # group title: (the settings its defaults come from, rows)
-    "model and training (train)": ((TrainConfig(), LossWeights(), ModelConfig()), [
+    "train's model and training (the family's fit has its own options and defaults: vae.py fit --help)": (
+            (TrainConfig(), LossWeights(), ModelConfig()), [
         ("--epochs", positive(int), "passes over TRAIN training the VAE"),
         ("--decoder-epochs", non_negative(int), "then passes training the decoder alone, the encoder frozen"),
         ("--decoder-ssim-weight", non_negative(float), "weight of (1 - SSIM) in the decoder passes", "decoder_ssim"),
@@ -43,7 +47,7 @@ TRAIN_OPTIONS = {  # group title: (the settings its defaults come from, rows)
         ("--seed", non_negative(int), "seeds torch and numpy"),
         ("--device", str, "cpu, cuda, cuda:1 ... (default: cuda when available)"),
     ]),
-    "mixture (train)": ((MixtureOptions(),), [
+    "train's mixture": ((MixtureOptions(),), [
         ("--components-per-class", positive(int), ""),
         ("--covariance-type", ("tied", "full"), "one covariance shared by all components, or one each"),
         ("--reg-covar", non_negative(float), "added to covariance diagonals"),
@@ -98,10 +102,17 @@ def add_options(parser: argparse.ArgumentParser, table: dict) -> None:
             dest = setting[0] if setting else flag[2:].replace("-", "_")
             default = next(getattr(owner, dest) for owner in settings if hasattr(owner, dest))
             if "default" not in text:
-                shown = ",".join(map(str, default)) if isinstance(default, tuple) else "%(default)s"
-                text = f"{text} (default {shown})".lstrip()
+                text = f"{text} (default %(default)s)".lstrip()
+            text = text % {"default": shown(default)}
             if isinstance(kind, tuple):
                 how = {"choices": kind}
             else:  # the metavar of the flag, not of the setting: --ssim-weight SSIM_WEIGHT
                 how = {"type": kind, "metavar": flag[2:].upper().replace("-", "_")}
-            group.add_argument(flag, dest=dest, default=default, help=text, **how)
+            group.add_argument(flag, dest=dest, help=text, **how)
+
+
+def given(args: argparse.Namespace, table: dict) -> dict:
+    """{setting: value} of the options of ``table`` that the command line gave."""
+    dests = [setting[0] if setting else flag[2:].replace("-", "_")
+             for _, rows in table.values() for flag, kind, _, *setting in rows if kind != SWITCH]
+    return {dest: getattr(args, dest) for dest in dests if getattr(args, dest, None) is not None}

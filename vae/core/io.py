@@ -18,9 +18,11 @@ PREDICTIONS_HEADER = "Predicted_Label"
 
 
 def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write a file through ``write(handle)`` so that ``path`` is never seen half-written."""
+    """Write a file through ``write(handle)`` so that ``path`` is never seen half-written; its folder is made if
+    need be (every output check has passed by then: see :func:`check_writable`)."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
+        os.makedirs(folder, exist_ok=True)
         handle = tempfile.NamedTemporaryFile(
             dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
         )
@@ -62,7 +64,7 @@ def write_images(path: str, image_set, pairs, score: Callable):
             store(np.ascontiguousarray(image_set.restore(output.reshape(len(output), -1)), dtype=np.float32))
             yield truth, output
 
-    if path.endswith(".npy"):
+    if path.lower().endswith(".npy"):
         scores = []
 
         def stream(handle):
@@ -110,23 +112,31 @@ def read_predictions(path: str, count: int) -> np.ndarray:
     return labels
 
 
-def check_writable(path: str) -> None:
-    """Fail early, before any work, when an output file cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path))
+def check_writable(path: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Fail early, before any work, when an output file cannot be written: a folder in its place, a file where its
+    folder would go, a folder that cannot be written, or (given ``suffixes``) an extension the command does not
+    write. A folder that does not exist yet is made when the file is written."""
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory; give a file name")
-    if not os.path.isdir(folder):
-        raise InputError(f"{path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"{path}: the folder {folder} is not writable")
+    if suffixes and not path.lower().endswith(suffixes):
+        raise InputError(f"{path}: this command writes {' or '.join(suffixes)} files; give a path ending in one")
+    check_folder_writable(os.path.dirname(os.path.abspath(path)), path)
 
 
-def check_folder_writable(folder: str) -> None:
-    """Fail early when a folder of outputs (the plots) can neither be used nor made."""
+def check_folder_writable(folder: str, output: str | None = None) -> None:
+    """Fail early when a folder of outputs can neither be used nor made (``output``: the path named in the error)."""
     existing = os.path.abspath(folder)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        raise InputError(f"{folder}: {existing} is a file, not a folder")
+        raise InputError(f"{output or folder}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK):
-        raise InputError(f"{folder}: the folder {existing} is not writable")
+        raise InputError(f"{output or folder}: the folder {existing} is not writable")
+
+
+def write_array(path: str, images: np.ndarray) -> None:
+    """Images as ``path`` asks: an .npy file of the array, else an .npz with key 'data'."""
+    if path.lower().endswith(".npy"):
+        atomic_write(path, lambda handle: np.save(handle, images))
+    else:
+        atomic_write(path, lambda handle: np.savez(handle, data=images))

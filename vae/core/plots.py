@@ -4,6 +4,7 @@ Each function takes arrays and returns a Figure; :func:`save` writes it as a PNG
 atomic writer. The pipelines' own figures are in vae/assignment/figures.py and vae/family/figures.py.
 """
 
+import math
 import os
 
 import numpy as np
@@ -30,7 +31,7 @@ def save_all(figures: dict[str, Figure], folder: str) -> list[str]:
 
 
 def reconstructions(originals: np.ndarray, reconstructed: np.ndarray, labels: np.ndarray | None = None, limit: int = 20,
-                    noisy: np.ndarray | None = None) -> Figure:
+                    noisy: np.ndarray | None = None, title: str | None = None) -> Figure:
     """Originals (top row) above their reconstructions (bottom row); images (N, 28, 28) or RGB (N, 28, 28, 3).
     With ``noisy``, the noisy inputs of a denoising model in a middle row."""
     count = min(len(originals), limit)
@@ -47,17 +48,21 @@ def reconstructions(originals: np.ndarray, reconstructed: np.ndarray, labels: np
             axes[0, column].set_title(str(labels[column]), fontsize=8)
     for row, (name, _) in enumerate(rows):
         axes[row, 0].set_ylabel(name, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=9)
     return figure
 
 
-def image_grid(images: np.ndarray, title: str, columns: int = 10) -> Figure:
-    """Images (N, 28, 28) or RGB (N, 28, 28, 3) tiled in rows of ``columns`` (blank tiles fill the last row)."""
+def image_grid(images: np.ndarray, title: str) -> Figure:
+    """Images (N, H, H) or RGB (N, H, H, 3) tiled in a square as near as can be (64: 8 × 8, 30: 6 × 5); blank
+    tiles, where N is not a product of the two, are black like the digits' ground."""
+    columns = math.ceil(math.sqrt(len(images)))
     rows = -(-len(images) // columns)
-    tiles = np.ones((rows * columns, *images.shape[1:]), dtype=np.float32)
+    tiles = np.zeros((rows * columns, *images.shape[1:]), dtype=np.float32)
     tiles[:len(images)] = images
     side = images.shape[1]
-    picture = tiles.reshape(rows, columns, side, side, -1).transpose(0, 2, 1, 3,
-                                                                     4).reshape(rows * side, columns * side, -1)
+    tiled = tiles.reshape(rows, columns, side, side, -1).transpose(0, 2, 1, 3, 4)
+    picture = tiled.reshape(rows * side, columns * side, -1)
     figure = Figure(figsize=(columns * 0.6 + 0.4, rows * 0.6 + 0.6))
     axis = figure.subplots()
     axis.imshow(picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray", vmin=0, vmax=1)

@@ -39,11 +39,16 @@ class Outputs:
         if not self.quiet:
             print(text, flush=True)
 
-    def plots_dir(self, model_path: str) -> str:
-        """The folder for a command's figures: --plots, else plots/ beside the model file ("" for none)."""
+    def plots_dir(self, model_path: str, default: str = "plots") -> str:
+        """The folder for a command's figures: --plots, else ``default`` beside the model file ("" for none)."""
         if self.plots is None:
-            return os.path.join(os.path.dirname(os.path.abspath(model_path)), "plots")
+            return os.path.join(os.path.dirname(os.path.abspath(model_path)), default)
         return self.plots
+
+
+def counted(count: int, noun: str) -> str:
+    """"1 epoch", "30 epochs": a count and its noun."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def format_scores(scores: dict) -> str:

@@ -84,14 +84,16 @@ def digits_sets(digits=DIGITS, seed=SPLIT_SEED) -> dict:
 def experiment_split(images: np.ndarray, labels: np.ndarray, test_count=3000, selection_count=1500,
                      seed=SPLIT_SEED) -> dict:
     """A fixed split of one labelled set: test (final figures only), selection (choosing settings),
-    val (5 per class, the labelled set train is given) and train (the rest, used unlabelled)."""
+    val (5 per class, the labelled set train is given), train (the rest, used unlabelled), and recon (the
+    first RECON_COUNT test images, a test_reconstruction set as the assignment's graders use)."""
     order = np.random.default_rng(seed).permutation(len(labels))
     selection_end = test_count + selection_count
     test_index, selection_index, rest = order[:test_count], order[test_count:selection_end], order[selection_end:]
     val_index = np.concatenate([rest[labels[rest] == label][:VAL_PER_CLASS] for label in np.unique(labels)])
     train_index = np.setdiff1d(rest, val_index)
     return {name: (images[index], labels[index]) for name, index in
-            (("train", train_index), ("val", val_index), ("selection", selection_index), ("test", test_index))}
+            (("train", train_index), ("val", val_index), ("selection", selection_index), ("test", test_index),
+             ("recon", test_index[:RECON_COUNT]))}
 
 
 def combine(sets: list[tuple[np.ndarray, np.ndarray]], hold_out: int, seed: int = SPLIT_SEED) -> dict:

@@ -39,16 +39,24 @@ def training_thresholds(scores: dict[str, np.ndarray], quantile: float) -> dict[
     return {name: float(np.quantile(values, quantile)) for name, values in scores.items()}
 
 
-def truth_from_labels(labels: np.ndarray | None, abnormal_classes: tuple[int, ...] | None,
-                      path: str) -> np.ndarray | None:
-    """(N,) 0/1 truth (1 = anomaly): the labels in ``abnormal_classes``, else the labels themselves when they are
-    0/1."""
+def truth_from_labels(labels: np.ndarray | None, path: str, abnormal: tuple | None = None,
+                      normal: tuple | None = None) -> np.ndarray | None:
+    """(N,) 0/1 truth (1 = anomaly): the labels in ``abnormal``, or those not in ``normal``, else the labels
+    themselves when they are 0/1. Every class named must occur in the labels."""
+    named = abnormal or normal
+    option = "--abnormal-classes" if abnormal else "--normal-classes"
     if labels is None:
-        if abnormal_classes:
-            raise InputError(f"--abnormal-classes: {path} has no 'labels' to map")
+        if named:
+            raise InputError(f"{option}: {path} has no 'labels' to map")
         return None
-    if abnormal_classes:
-        return np.isin(labels, abnormal_classes).astype(np.int64)
+    if named:
+        absent = sorted(set(named) - set(np.unique(labels).tolist()))
+        if absent:
+            present = ", ".join(map(str, np.unique(labels)))
+            raise InputError(f"{option}: {', '.join(map(str, absent))} do not occur in the labels of {path} "
+                             f"({present})")
+        inside = np.isin(labels, named)
+        return (inside if abnormal else ~inside).astype(np.int64)
     if not np.isin(labels, (0, 1)).all():
         raise InputError(f"{path}: its labels are not 0/1 (1 = anomaly); name the abnormal classes with "
                          "--abnormal-classes")
@@ -68,18 +76,18 @@ def detection_scores(truth: np.ndarray, scores: np.ndarray, flagged: np.ndarray)
 
 
 def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: float | None, score: str,
-            abnormal_classes: tuple[int, ...] | None, outputs: Outputs) -> dict | None:
+            abnormal_classes: tuple | None, normal_classes: tuple | None, outputs: Outputs) -> dict | None:
     """Write anomalies.csv (score and 0/1 flag per image, input order) and the score histogram beside it; scores
     when DATA has labels."""
     out_path = out_path or ANOMALIES_FILE
     picture = os.path.splitext(out_path)[0] + ".png"
-    check_writable(out_path)
+    check_writable(out_path, (".csv",))  # so the histogram beside it (.png) is never the same file
     check_writable(picture)
     model, record = load_autoencoder(model_path)
     if threshold is None:
         threshold = stored_threshold(record, score, model_path)
     image_set = load_images_for(model, data_path, model_path, labels="optional")
-    truth = truth_from_labels(image_set.labels, abnormal_classes, data_path)
+    truth = truth_from_labels(image_set.labels, data_path, abnormal_classes, normal_classes)
     values = anomaly_scores(model, image_set)[score]
     flagged = (values > threshold).astype(np.int64)
     atomic_write(out_path, lambda handle: write_anomalies(handle, values, flagged))

@@ -16,9 +16,16 @@ import torch
 from vae.core import checkpoint
 from vae.core.data import in_layout, load_image_set
 from vae.core.errors import InputError
-from vae.core.io import atomic_write, check_folder_writable, check_writable, write_images, write_predictions
+from vae.core.io import (
+    atomic_write,
+    check_folder_writable,
+    check_writable,
+    write_array,
+    write_images,
+    write_predictions,
+)
 from vae.core.metrics import classification_scores, image_quality
-from vae.core.report import Outputs, format_scores, is_writer
+from vae.core.report import Outputs, counted, format_scores, is_writer
 from vae.family.anomaly import anomaly_scores, training_thresholds
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder
@@ -35,13 +42,11 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
         outputs: Outputs) -> dict:
     """Train one of the family's networks on TRAIN and write MODEL.pth (and the figures)."""
     check_writable(model_path)
-    plots_dir = outputs.plots_dir(model_path)
+    # each model's figures in a folder of its own: two models fitted side by side never mix theirs
+    plots_dir = outputs.plots_dir(model_path, os.path.splitext(os.path.basename(model_path))[0] + "_plots")
     if plots_dir:
         check_folder_writable(plots_dir)
     train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True)
-    if fit_config.sparsity and config.model != "ae":
-        raise InputError(f"--sparsity {fit_config.sparsity:g}: the sparsity penalty is for a plain autoencoder "
-                         "(--model ae)")
     classes = train_set.classes() if head else np.array([], dtype=np.int64)
     if head and len(classes) < 2:
         raise InputError(f"{train_path}: its labels name only one class; the classifier head needs at least two")
@@ -53,8 +58,9 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
     # A memory-mapped set (.npy) is read a batch at a time; any other is converted once, in memory.
     images = train_set if train_set.mapped() else train_set.images().reshape(-1, *train_set.tensor_shape())
     targets = np.searchsorted(classes, train_set.labels) if head else None
-    outputs.say(f"fitting a {config.arch} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set)} "
-                f"images from {train_path}, {fit_config.epochs} epochs, seed {fit_config.seed}")
+    network = "an MLP" if config.arch == "mlp" else "a conv"
+    outputs.say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set)} "
+                f"images from {train_path}, {counted(fit_config.epochs, 'epoch')}, seed {fit_config.seed}")
     start = time.perf_counter()
     model, history = fit_autoencoder(images, config, fit_config, targets, quiet=outputs.quiet)
     seconds = time.perf_counter() - start
@@ -91,8 +97,8 @@ def denoise(noisy_path: str, model_path: str, out_path: str | None, truth_path: 
 
 
 def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Outputs) -> dict:
-    check_writable(out_path)
-    model, _ = load_autoencoder(model_path)
+    check_writable(out_path, (".npz", ".npy"))
+    model, record = load_autoencoder(model_path)
     image_set = load_images_for(model, data_path, model_path)
     truth = image_set
     if truth_path:
@@ -102,7 +108,21 @@ def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Output
     pairs = decoded_pairs(truth, decoded_batches(model, image_set))
     scores = write_images(out_path, image_set, pairs, lambda pairs: image_quality(pairs, image_set.channels))
     outputs.say(f"wrote {out_path}: {len(image_set)} images\n" + format_scores(scores) + f"\n  (against {truth.path})")
+    if truth is not image_set:
+        _compare_with_input(scores, image_quality(decoded_pairs(truth, image_set.batches(BATCH)), image_set.channels),
+                            record, model_path, outputs)
     return scores
+
+
+def _compare_with_input(scores: dict, before: dict, record: dict, model_path: str, outputs: Outputs) -> None:
+    """denoise --truth: the noisy input's own scores beside the output's, so that a model that makes images worse
+    (one fitted without --noise, say) shows it."""
+    outputs.say("the noisy input itself, against the same clean images:\n" + format_scores(before))
+    if not record.get("fit", {}).get("noise"):
+        outputs.say(f"note: {model_path} was fitted without --noise, not for denoising")
+    if scores["ssim"] < before["ssim"]:
+        outputs.say(f"note: the output is further from the clean images than the input was "
+                    f"(SSIM {scores['ssim']:.4f} against {before['ssim']:.4f})")
 
 
 def generate(model_path: str, count: int, out_path: str | None, seed: int, outputs: Outputs) -> np.ndarray:
@@ -111,7 +131,7 @@ def generate(model_path: str, count: int, out_path: str | None, seed: int, outpu
     picture = os.path.splitext(out_path)[0] + ".png"
     if count > MAX_SAMPLES:
         raise InputError(f"N {count:,}: at most {MAX_SAMPLES:,} samples at a time")
-    check_writable(out_path)
+    check_writable(out_path, (".npz", ".npy"))  # so the grid beside it (.png) is never the same file
     check_writable(picture)
     model, _ = load_autoencoder(model_path)
     if not model.variational:
@@ -122,7 +142,7 @@ def generate(model_path: str, count: int, out_path: str | None, seed: int, outpu
     samples = np.empty((count, config.channels * 28 * 28), dtype=np.float32)
     for start in range(0, count, BATCH):
         samples[start:start + BATCH] = model.generate(min(BATCH, count - start), generator).flatten(1).numpy()
-    atomic_write(out_path, lambda handle: np.savez(handle, data=in_layout(samples, config.sample_shape)))
+    write_array(out_path, in_layout(samples, config.sample_shape))
     from vae.core.plots import save  # matplotlib: about a second of start-up
     from vae.family.figures import samples_figure
 
@@ -136,7 +156,7 @@ def classify(data_path: str, model_path: str, out_path: str | None, outputs: Out
     """Write the head's class for each image (header Predicted_Label, input order); print scores when DATA has
     labels."""
     out_path = out_path or PREDICTIONS_FILE
-    check_writable(out_path)
+    check_writable(out_path, (".csv",))
     model, _ = load_autoencoder(model_path)
     if model.head is None:
         raise InputError(f"{model_path}: has no classifier head; fit it with --head")
@@ -148,6 +168,11 @@ def classify(data_path: str, model_path: str, out_path: str | None, outputs: Out
     outputs.say(f"wrote {out_path}: {len(predicted)} predictions")
     if image_set.labels is None:
         return None
+    unknown = ~np.isin(image_set.labels, model.config.head_classes)
+    if unknown.any():
+        classes = ", ".join(map(str, np.unique(image_set.labels[unknown])))
+        outputs.say(f"note: {unknown.sum():,} of {len(unknown):,} images belong to classes the model does not know "
+                    f"({classes}); they count as misclassified below")
     scores = {name: value for name, value in classification_scores(image_set.labels, predicted).items()
               if name in HEAD_SCORES}
     outputs.say(format_scores(scores))

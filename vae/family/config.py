@@ -6,6 +6,25 @@ from dataclasses import dataclass
 
 from vae.core.data import IMAGE_SIDE
 
+# Where a setting applies: {setting: (the choice it depends on, the value that choice must have)}. fit refuses
+# such an option given otherwise, and a sweep drops such a knob from the cells it does not apply to.
+APPLIES_TO = {
+    "beta": ("model", "vae"),
+    "sparsity": ("model", "ae"),
+    "sparsity_target": ("model", "ae"),
+    "layers": ("arch", "mlp"),
+    "conv_channels": ("arch", "conv"),
+    "conv_hidden": ("arch", "conv"),
+    "head_weight": ("head", True),
+    "head_shift": ("head", True),
+}
+
+
+def applies(setting: str, chosen: dict) -> bool:
+    """Whether ``setting`` applies under ``chosen``: {"model": "vae" or "ae", "arch": "mlp" or "conv", "head": bool}."""
+    needs = APPLIES_TO.get(setting)
+    return needs is None or chosen.get(needs[0]) == needs[1]
+
 
 @dataclass
 class AutoencoderConfig:

@@ -33,7 +33,8 @@ def draw_fit_plots(model, train_set: ImageSet, history, fit_config: FitConfig, p
     sample = ImageSet(train_set.path, train_set.pixels[:5000], None, train_set.stored_shape, channels)
     figures = {
         "reconstructions.png": plots.reconstructions(for_display(originals, channels), for_display(decoded, channels),
-                                                     shown.labels, noisy=noisy),
+                                                     shown.labels, noisy=noisy,
+                                                     title="the first training images and their reconstructions"),
         "latent_scatter.png": plots.latent_projection(encode_set(model, sample),
                                                       None if labels is None else labels[:5000]),
         "loss_curves.png": plots.loss_curves(history),
@@ -84,15 +85,19 @@ def metrics_against(knob: str, cells: list[dict], means: dict, metrics: list[str
     for axis, metric in zip(figure.subplots(1, len(metrics), squeeze=False)[0], metrics):
         lines = {}
         for cell in (cell for cell in cells if knob in cell and metric in means[name_of(cell)]):
-            rest = name_of({other: value for other, value in cell.items() if other != knob})
-            lines.setdefault(rest, []).append((values.index(cell[knob]), *means[name_of(cell)][metric]))
-        for rest, points in lines.items():
+            rest = {other: value for other, value in cell.items() if other != knob}
+            label = name_of(rest) if rest else None  # the other knobs' settings; none when only this knob varies
+            lines.setdefault(label, []).append((values.index(cell[knob]), *means[name_of(cell)][metric]))
+        for label, points in lines.items():
             x, mean, std = np.array(sorted(points)).T
-            axis.errorbar(x, mean, yerr=std, marker="o", markersize=3, capsize=2, label=rest)
+            # categories (ae, vae) are points apart; numbers (beta 1, 5, 20) are joined by a line
+            style = "none" if isinstance(values[0], str) else "-"
+            axis.errorbar(x, mean, yerr=std, marker="o", markersize=4, capsize=2, linestyle=style, label=label)
         axis.set_xticks(range(len(values)),
                         [f"{value:g}" if isinstance(value, float) else str(value) for value in values])
         axis.set_xlabel(knob.replace("_", "-"))
         axis.set_title(metric)
-    figure.axes[0].legend(fontsize="x-small")
+    if any(label is not None for label in lines):
+        figure.axes[0].legend(fontsize="x-small")
     figure.tight_layout()
     return figure

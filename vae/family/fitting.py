@@ -16,20 +16,18 @@ the head's few examples of a rare class stand for more than themselves.
 """
 
 import math
-import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from vae.core.data import ImageSet, release_pages, to_unit_float
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.models import Autoencoder
 from vae.nn import distributed
 from vae.nn.losses import image_similarity, kl_divergence, pixel_loss, sparsity_penalty
-from vae.nn.training import EpochStats, Phase, optimise, resolve_device, seed_everything
+from vae.nn.training import EpochStats, Phase, optimise, progress_bar, resolve_device, seed_everything
 
 SHOWN_TERMS = ("sparsity", "head", "accuracy")
 
@@ -89,7 +87,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
     # the MLP's epochs grew from 3.3 s to 6-7 s; flushed to zero they stay at 3.3 s, same loss (docs/family.md).
     torch.set_flush_denormal(True)
     try:
-        with tqdm(total=steps, desc="fitting", unit="batch", file=sys.stderr, disable=quiet, leave=False) as progress:
+        with progress_bar(steps, "fitting", quiet) as progress:
             model.train()
             history = optimise(phase, len(data), shuffler, progress, time.perf_counter(), quiet)
     finally:

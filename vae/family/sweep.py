@@ -36,23 +36,23 @@ from vae.core.errors import InputError
 from vae.core.io import atomic_write
 from vae.core.metrics import classification_scores, per_image_scores
 from vae.core.report import Outputs
-from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.config import AutoencoderConfig, FitConfig, applies
 from vae.family.fitting import fit_autoencoder
 from vae.family.inference import passes
 
 METRICS = ("bce", "mse", "l1", "ssim", "silhouette", "accuracy", "precision_macro", "recall_macro", "f1_macro")
 LOWER_IS_BETTER = {"bce", "mse", "l1"}
-NOT_APPLICABLE = {"ae": ("beta",), "vae": ("sparsity", "sparsity_target")}  # knobs a model ignores
 
 
 def cells(grid: dict[str, list], config: AutoencoderConfig, fit: FitConfig) -> list[dict]:
-    """Every combination of the grid's values, less those that differ only in knobs their model ignores; in grid
-    order."""
+    """Every combination of the grid's values, less those that differ only in knobs their network ignores (beta for
+    an AE: vae.family.config.APPLIES_TO); in grid order."""
     unique = {}
     for values in itertools.product(*grid.values()):
         cell = dict(zip(grid, values))
-        model = cell.get("model", config.model)
-        cell = {knob: value for knob, value in cell.items() if knob not in NOT_APPLICABLE[model]}
+        chosen = {"model": cell.get("model", config.model), "arch": cell.get("arch", config.arch),
+                  "head": bool(config.head_classes)}
+        cell = {knob: value for knob, value in cell.items() if applies(knob, chosen)}
         unique.setdefault(cell_name(cell), cell)
     return list(unique.values())
 
@@ -132,7 +132,7 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
 
     remaining = {cell_name(cell): sum((cell_name(cell), fold) not in done for fold in range(folds)) for cell in todo}
     with tqdm(total=len(todo), initial=sum(count == 0 for count in remaining.values()), desc="sweep", unit="cell",
-              disable=outputs.quiet) as bar:
+              disable=True if outputs.quiet else None) as bar:
         runner = Parallel(n_jobs=min(jobs, max(len(pending), 1)), return_as="generator_unordered")
         for result in runner(delayed(fold_job)(images, train_set.labels, splits[fold], cell, fold, settings, config,
                                                fit)

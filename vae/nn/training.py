@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vae.core.errors import InputError, first_line
 from vae.nn import distributed
@@ -68,6 +69,12 @@ def resolve_device(name: str) -> torch.device:
         return device
     except (RuntimeError, ValueError) as error:
         raise InputError(f"--device {name}: {first_line(error)}") from None
+
+
+def progress_bar(steps: int, what: str, quiet: bool) -> tqdm:
+    """A bar of ``steps`` batches on stderr, drawn only on a terminal: a redirected log gets the epoch lines alone.
+    As a context manager it is closed (its line cleared) however training ends, Ctrl-C included."""
+    return tqdm(total=steps, desc=what, unit="batch", file=sys.stderr, disable=True if quiet else None, leave=False)
 
 
 def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, start: float,
