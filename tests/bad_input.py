@@ -8,6 +8,7 @@ import pickle
 
 import numpy as np
 import torch
+from PIL import Image
 
 from helpers import run_vae, shapes
 
@@ -28,6 +29,7 @@ def fill_workspace(folder, trained, shape_sets, family) -> "Workspace":
     (folder / "gmm_params.pkl").write_bytes(trained["mixture"].read_bytes())
     (folder / "model.pth").write_bytes(family["vae"].read_bytes())
     (folder / "ae.pth").write_bytes(family["ae"].read_bytes())
+    (folder / "ref.pth").write_bytes(family["reference"].read_bytes())
     for name in ("vae.csv", "predictions.csv", "anomalies.csv"):
         (folder / name).write_text("Predicted_Label\n1\n")
     for name in ("vae_reconstructed.npz", "reconstructed.npz", "denoised.npz", "samples.npz"):
@@ -97,6 +99,26 @@ def family_model_with(folder, config=None, state=None, record=None):
     checkpoint["record"].update(record or {})
     torch.save(checkpoint, folder / "changed.pth")
     return folder / "changed.pth"
+
+
+def image_folder(folder, name, files):
+    """FOLDER/NAME holding ``files``: {relative path: (H, W) or (H, W, 3) uint8 image, bytes, or text}."""
+    root = folder / name
+    root.mkdir()
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, np.ndarray):
+            Image.fromarray(content).save(path)
+        else:
+            written(path, content)
+    return root
+
+
+def png_bytes(image) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def fit_on(path, *options):

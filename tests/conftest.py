@@ -52,8 +52,9 @@ def family(shape_sets, tmp_path_factory):
             check=True)
     run_vae("fit", shape_sets["train"], "ae.pth", "--model", "ae", "--no-plots", *MLP_FAST, cwd=folder, check=True)
     run_vae("fit", rgb_train, "rgb.pth", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)
+    run_vae("reference", shape_sets["train"], "ref.pth", "--epochs", "2", "--quiet", cwd=folder, check=True)
     return {"folder": folder, "vae": folder / "vae_head.pth", "ae": folder / "ae.pth", "rgb": folder / "rgb.pth",
-            "rgb_train": rgb_train, "plots": folder / "vae_head_plots"}
+            "rgb_train": rgb_train, "plots": folder / "vae_head_plots", "reference": folder / "ref.pth"}
 
 
 @pytest.fixture

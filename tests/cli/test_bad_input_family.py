@@ -5,7 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from bad_input import IMAGES, LABELS, check_bad_input, family_model_with, fit_on, npz, truncated
+from bad_input import (
+    IMAGES,
+    LABELS,
+    check_bad_input,
+    family_model_with,
+    fit_on,
+    image_folder,
+    npz,
+    png_bytes,
+    truncated,
+)
 
 CASES = {
     # an --out of the wrong kind would have been overwritten by the picture beside it, or held a zip under .csv
@@ -33,6 +43,24 @@ CASES = {
     "anomaly: normal classes that do not occur": (
         lambda f: ["anomaly", f.sets["test"], "model.pth", "--normal-classes", "1,4,8"],
         ["--normal-classes", "1, 4, 8"],
+    ),
+    # folders of image files
+    "fit: an empty folder": (fit_on(lambda f: image_folder(f, "empty", {})), ["empty", "holds no image files"]),
+    "fit: a folder of other files": (fit_on(lambda f: image_folder(f, "notes", {"a.txt": "text", "b.csv": "1,2"})),
+                                     ["notes", "holds no image files"]),
+    "fit: a class folder without images": (
+        fit_on(lambda f: image_folder(f, "classes", {"a/1.png": IMAGES[0], "b/notes.txt": "text"})),
+        ["classes/b", "a class folder without image files"],
+    ),
+    "fit: a truncated image": (
+        fit_on(lambda f: image_folder(f, "cut", {"1.png": IMAGES[0], "2.png": png_bytes(IMAGES[1])[:70]})),
+        ["cut/2.png", "not a readable image", "--skip-unreadable"],
+    ),
+    "fit: --image-size out of range": (fit_on(lambda f: image_folder(f, "set", {"1.png": IMAGES[0]}), "--image-size",
+                                              "4"), ["--image-size 4", "from 8 to 1024"]),
+    "reconstruct: a colour image for a grey model": (
+        lambda f: ["reconstruct", image_folder(f, "colour", {"1.png": np.stack([IMAGES[0], IMAGES[1], IMAGES[2]], -1)}),
+                   "model.pth"], ["colour/1.png", "a colour image"],
     ),
     "fit: missing file": (fit_on(lambda f: f / "nowhere.npz"), ["nowhere.npz", "no such file"]),
     "fit: four channels": (fit_on(lambda f: npz(f, "four.npz", data=np.repeat(IMAGES[:, None], 4, 1))),
@@ -72,8 +100,29 @@ CASES = {
     ),
     "denoise: truth of another count": (lambda f: ["denoise", f.sets["test"], "model.pth", "--truth", f.sets["recon"]],
                                         ["recon.npz", "10 images", "90"]),
-    "generate: a plain AE": (lambda f: ["generate", "ae.pth", "5"], ["ae.pth", "no prior to sample"]),
-    "generate: too many samples": (lambda f: ["generate", "model.pth", "2000000"], ["2,000,000", "at most"]),
+    "generate: the prior of a plain AE": (lambda f: ["generate", "ae.pth", "5", "--sampler", "prior"],
+                                          ["ae.pth", "no prior to sample", "--sampler mixture"]),
+    "generate: too many samples": (lambda f: ["generate", "model.pth", "2000000"], ["2,000,000", "from 1 to"]),
+    "generate: no samples": (lambda f: ["generate", "model.pth", "0"], ["N 0", "from 1 to"]),
+    "generate: a mixture from a model fitted before samplers": (
+        lambda f: ["generate", family_model_with(f, record={"sampler": {}}), "5", "--sampler", "mixture"],
+        ["changed.pth", "no mixture sampler"],
+    ),
+    "generate: --against without a reference": (lambda f: ["generate", "model.pth", "5", "--against", f.sets["test"]],
+                                                ["--against", "--reference"]),
+    "generate: --against images of another size": (
+        lambda f: ["generate", "model.pth", "5", "--against", npz(f, "big.npz", data=np.zeros((4, 32, 32), np.uint8)),
+                   "--reference", "ref.pth"],
+        ["big.npz", "32×32", "28×28"],
+    ),
+    "generate: a model file as the reference": (
+        lambda f: ["generate", "model.pth", "5", "--against", f.sets["test"], "--reference", "model.pth"],
+        ["model.pth", "not a reference network"],
+    ),
+    "fit: more mixture components than images": (
+        fit_on(lambda f: npz(f, "few.npz", data=IMAGES), "--sampler-components", "40"),
+        ["--sampler-components 40", "30 images"],
+    ),
     "generate: a data file as the model": (lambda f: ["generate", f.sets["test"], "5"],
                                            ["test.npz", "not a torch checkpoint"]),
     "classify: a model without a head": (lambda f: ["classify", f.sets["test"], "ae.pth"],

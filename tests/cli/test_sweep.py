@@ -26,6 +26,14 @@ def small_set(tmp_path_factory):
     return write_npz(folder / "small.npz", images, labels)
 
 
+@pytest.fixture(scope="module")
+def tiny(small_set):
+    """TINY, and a reference network trained once (a sweep trains its own when given none: test_generation.py)."""
+    reference = os.path.join(os.path.dirname(small_set), "ref.pth")
+    run_vae("reference", small_set, reference, "--epochs", "1", "--quiet", check=True)
+    return [*TINY, "--reference", reference]
+
+
 def rows(path):
     with open(path) as handle:
         return list(csv.DictReader(handle))
@@ -38,9 +46,9 @@ def test_cells_drop_knobs_a_model_ignores():
                                                                    "latent_dim": 10} in found
 
 
-def test_sweep_writes_a_row_per_cell_and_fold_a_summary_and_figures(small_set, tmp_path):
+def test_sweep_writes_a_row_per_cell_and_fold_a_summary_and_figures(small_set, tmp_path, tiny):
     result = run_vae("sweep", small_set, "--grid", GRID, "--folds", "2", "--jobs", "2", "--out", tmp_path / "sw",
-                     *TINY, cwd=tmp_path, check=True)
+                     *tiny, cwd=tmp_path, check=True)
     table = rows(tmp_path / "sw" / "results.csv")
     assert [(row["cell"], row["fold"]) for row in table] == [
         (cell, fold) for cell in ("model=ae latent-dim=2", "model=vae beta=1 latent-dim=2",
@@ -56,21 +64,21 @@ def test_sweep_writes_a_row_per_cell_and_fold_a_summary_and_figures(small_set, t
         assert (tmp_path / "sw" / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_the_scores_do_not_depend_on_how_many_fits_run_at_once(small_set, tmp_path):
+def test_the_scores_do_not_depend_on_how_many_fits_run_at_once(small_set, tmp_path, tiny):
     # every fit runs on one torch thread, in the main process (--jobs 1) or in a worker (--jobs 2)
     tables = []
     for jobs in ("1", "2"):
         run_vae("sweep", small_set, "--grid", "beta=1,5", "--folds", "2", "--jobs", jobs, "--out", f"sw{jobs}",
-                "--quiet", *TINY, cwd=tmp_path, check=True)
+                "--quiet", *tiny, cwd=tmp_path, check=True)
         table = rows(tmp_path / f"sw{jobs}" / "results.csv")
         tables.append([{name: value for name, value in row.items() if name != "fit_seconds"} for row in table])
     assert tables[0] == tables[1] and len(tables[0]) == 4
 
 
-def test_a_killed_sweep_resumes_without_redoing_finished_fits(small_set, tmp_path):
+def test_a_killed_sweep_resumes_without_redoing_finished_fits(small_set, tmp_path, tiny):
     out = tmp_path / "sw"
     command = [sys.executable, VAE, "sweep", small_set, "--grid", "beta=1,2,3", "--folds", "2", "--jobs", "1", "--out",
-               str(out), "--quiet", *TINY]
+               str(out), "--quiet", *tiny]
     process = subprocess.Popen(command, cwd=tmp_path)
     deadline = time.time() + 120
     while not (out / "folds").is_dir() or not os.listdir(out / "folds"):
@@ -81,23 +89,23 @@ def test_a_killed_sweep_resumes_without_redoing_finished_fits(small_set, tmp_pat
     fits = [name for name in os.listdir(out / "folds") if name.endswith(".json")]
     finished = {name: os.stat(out / "folds" / name).st_mtime_ns for name in fits}
     assert 1 <= len(finished) < 6 and not (out / "results.csv").exists()
-    result = run_vae("sweep", small_set, "--grid", "beta=1,2,3", "--folds", "2", "--jobs", "1", "--out", out, *TINY,
+    result = run_vae("sweep", small_set, "--grid", "beta=1,2,3", "--folds", "2", "--jobs", "1", "--out", out, *tiny,
                      cwd=tmp_path, check=True)
     assert f"{len(finished)} fits already in" in result.stdout
     assert all(os.stat(out / "folds" / name).st_mtime_ns == stamp for name, stamp in finished.items())
     assert len(rows(out / "results.csv")) == 6
 
 
-def test_the_same_folder_with_other_settings_is_refused(small_set, tmp_path):
-    run_vae("sweep", small_set, "--grid", "beta=1", "--folds", "2", "--out", "sw", "--quiet", *TINY, cwd=tmp_path,
+def test_the_same_folder_with_other_settings_is_refused(small_set, tmp_path, tiny):
+    run_vae("sweep", small_set, "--grid", "beta=1", "--folds", "2", "--out", "sw", "--quiet", *tiny, cwd=tmp_path,
             check=True)
-    result = run_vae("sweep", small_set, "--grid", "beta=1", "--folds", "2", "--out", "sw", "--quiet", *TINY, "--lr",
+    result = run_vae("sweep", small_set, "--grid", "beta=1", "--folds", "2", "--out", "sw", "--quiet", *tiny, "--lr",
                      "0.001", cwd=tmp_path)
     assert result.returncode == 2 and "other settings" in result.stderr
 
 
-def test_a_head_gets_stratified_folds_and_its_scores(small_set, tmp_path):
-    run_vae("sweep", small_set, "--grid", "latent-dim=2", "--folds", "3", "--head", "--out", "sw", "--quiet", *TINY,
+def test_a_head_gets_stratified_folds_and_its_scores(small_set, tmp_path, tiny):
+    run_vae("sweep", small_set, "--grid", "latent-dim=2", "--folds", "3", "--head", "--out", "sw", "--quiet", *tiny,
             cwd=tmp_path, check=True)
     table = rows(tmp_path / "sw" / "results.csv")
     assert len(table) == 3

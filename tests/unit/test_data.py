@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vae.core import data
+from vae.core import arrays
 from vae.core.data import load_image_set, to_unit_float
 from vae.core.errors import InputError
 
@@ -113,7 +113,7 @@ def test_npy_files_and_folders_are_memory_mapped_and_read_like_npz(tmp_path):
 
 
 def test_a_bad_pixel_is_found_in_any_chunk_of_a_mapped_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "CHUNK", 7)
+    monkeypatch.setattr(arrays, "CHUNK", 7)
     images = shapes(50, seed=4)[0].astype(np.float32) / 255
     images[45, 3, 3] = np.nan  # in the seventh chunk
     np.save(tmp_path / "images.npy", images)

@@ -19,7 +19,8 @@ def test_every_form_names_a_command_of_the_table():
     forms = [TRAIN, ["r.npz", "test_reconstruction", "vae.pth"], ["t.npz", "test_classifier", "vae.pth", "g.pkl"],
              ["evaluate", "t.npz"], ["plot", "t.npz", "v.npz", "vae.pth", "g.pkl"], ["fit", "t.npz", "m.pth"],
              ["reconstruct", "d.npz", "m.pth"], ["denoise", "d.npz", "m.pth"], ["generate", "m.pth", "3"],
-             ["classify", "d.npz", "m.pth"], ["anomaly", "d.npz", "m.pth"], ["sweep", "t.npz", "--grid", "beta=1"]]
+             ["classify", "d.npz", "m.pth"], ["anomaly", "d.npz", "m.pth"], ["sweep", "t.npz", "--grid", "beta=1"],
+             ["reference", "t.npz", "r.pth"]]
     assert sorted(parse(form).command for form in forms) == sorted(COMMANDS)
 
 
@@ -57,7 +58,7 @@ def test_each_option_sets_its_own_field_even_where_the_names_differ():
 
 def test_every_fit_setting_a_user_may_set_has_an_option():
     family = parse(["fit", "t.npz", "m.pth"])
-    derived = {"channels", "sample_shape", "sparse", "head_classes", "head_hidden"}  # fit fills these from TRAIN
+    derived = {"channels", "image_size", "sample_shape", "sparse", "head_classes", "head_hidden", "class_names"}
     for cls in (AutoencoderConfig, FitConfig):
         missing = {field.name for field in dataclasses.fields(cls)} - derived - set(vars(family))
         assert not missing, (cls.__name__, missing)

@@ -36,11 +36,12 @@ def widths(text: str) -> tuple[int, ...]:
     return values
 
 
-def class_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(sorted({int(part) for part in text.split(",")}))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated class labels such as 1,3,4, got {text!r}") from None
+def class_list(text: str) -> tuple[str, ...]:
+    """Class labels, numbers or a folder's class names: "1,3,4", "mel,bcc"."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",")))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected class labels such as 1,3,4 or mel,bcc, got {text!r}")
+    return names
 
 
 def shown(value) -> str:

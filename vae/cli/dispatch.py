@@ -20,6 +20,7 @@ COMMANDS = {  # command: its handler (parsed arguments, Outputs) -> None
     "reconstruct": family.reconstruct,
     "denoise": family.denoise,
     "generate": family.generate,
+    "reference": family.reference,
     "classify": family.classify,
     "anomaly": family.anomaly,
     "sweep": family.sweep,

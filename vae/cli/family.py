@@ -5,74 +5,88 @@ import argparse
 
 from vae.cli.arguments import checked, class_list, non_negative, positive, settings, shown
 from vae.cli.options import FIT_OPTIONS, add_options, given
+from vae.core.data import Reading
 from vae.core.errors import InputError
 from vae.core.report import Outputs
-from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig, applies
+from vae.family.config import APPLIES_TO, REFERENCE_EPOCHS, SAMPLERS, AutoencoderConfig, FitConfig, applies
 
-FORMS = {  # each family command's usage line(s)
-    "fit": "python vae.py fit TRAIN.npz MODEL.pth [--model vae|ae] [--arch mlp|conv] [--latent-dim D] [--beta B]\n"
-           "                [--sparsity S] [--layers N] [--noise SIGMA] [--head] [--epochs E] [--seed S] [--plots DIR]",
-    "reconstruct": "python vae.py reconstruct DATA.npz MODEL.pth [--out reconstructed.npz]",
-    "denoise": "python vae.py denoise NOISY.npz MODEL.pth [--out denoised.npz] [--truth CLEAN.npz]",
-    "generate": "python vae.py generate MODEL.pth N [--out samples.npz] [--seed S]",
-    "classify": "python vae.py classify DATA.npz MODEL.pth [--out predictions.csv]",
-    "sweep": "python vae.py sweep TRAIN.npz --grid \"model=ae,vae beta=1,5,10,20 latent-dim=2,10\" [--folds 5]\n"
+FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy files or a folder of images
+    "fit": "python vae.py fit TRAIN MODEL.pth [--model vae|ae] [--arch mlp|conv] [--latent-dim D] [--beta B]\n"
+           "                [--sparsity S] [--layers N] [--noise SIGMA] [--head] [--epochs E] [--seed S]\n"
+           "                [--image-size S] [--channels 1|3] [--plots DIR]",
+    "reconstruct": "python vae.py reconstruct DATA MODEL.pth [--out reconstructed.npz|DIR/]",
+    "denoise": "python vae.py denoise NOISY MODEL.pth [--out denoised.npz|DIR/] [--truth CLEAN]",
+    "generate": "python vae.py generate MODEL.pth N [--sampler prior|mixture] [--out samples.npz|DIR/] [--seed S]\n"
+                "                [--against REAL --reference REF.pth]",
+    "reference": "python vae.py reference TRAIN REF.pth [--epochs E] [--seed S]",
+    "classify": "python vae.py classify DATA MODEL.pth [--out predictions.csv]",
+    "sweep": "python vae.py sweep TRAIN --grid \"model=ae,vae beta=1,5,10,20 latent-dim=2,10\" [--folds 5]\n"
              "                [--jobs N] [--out sweep/] [any fit option, applied to every cell]",
-    "anomaly": "python vae.py anomaly DATA.npz MODEL.pth [--out anomalies.csv] [--threshold T] [--score mse|ssim]\n"
+    "anomaly": "python vae.py anomaly DATA MODEL.pth [--out anomalies.csv] [--threshold T] [--score mse|ssim]\n"
                "                [--abnormal-classes 0,2,3 | --normal-classes 1,4,8]",
 }
 FAMILY_COMMANDS = tuple(FORMS)
 FAMILY_USAGE = "".join(f"\n  {usage}" for usage in FORMS.values())
 
 FAMILY_DESCRIPTION = """\
-The autoencoder family (a model file of its own, MODEL.pth; grey or RGB 28x28 images):
+The autoencoder family (a model file of its own, MODEL.pth), on grey or RGB images of any size: TRAIN, DATA
+... are .npz or .npy arrays, or a folder of PNG, JPEG, BMP or TIFF files (flat, or one subfolder per class):
   fit          trains a VAE or a plain AE (conv or MLP; beta-VAE, sparse AE, denoising, classifier head)
   reconstruct  writes each image decoded from its latent mean; prints MSE, PSNR and SSIM against the input
   denoise      the same for noisy images; scores against --truth (the clean images) when given
-  generate     writes N images decoded from the prior (VAEs only) and a PNG grid of them
+  generate     writes N images decoded from the prior (a VAE) or the training latents' mixture (any model), a PNG
+               grid of them; with --against REAL, their Fréchet distance and precision/recall against REAL
+  reference    trains the network whose features --against and sweeps judge samples in
   classify     writes the head's class per image (header Predicted_Label); prints scores when DATA has labels
   anomaly      flags images the model reconstructs badly (header Anomaly_Score,Predicted_Anomaly)
   sweep        fits every cell of a grid of settings on k folds of TRAIN; one results table
 'vae.py COMMAND --help' lists a command's options."""
 
 
+# command: (its one-line help, its description, its positional arguments: (dest, metavar[, type]))
+SUBCOMMANDS = {
+    "fit": ("train a network of the family", "Train a VAE or a plain AE on TRAIN and write MODEL.pth.",
+            (("train", "TRAIN"), ("model_path", "MODEL.pth"))),
+    "reconstruct": ("decode images", "Decode each image from its latent mean; print MSE, PSNR and SSIM against it.",
+                    (("data", "DATA"), ("model_path", "MODEL.pth"))),
+    "denoise": ("denoise images", "Denoise each image; print MSE, PSNR and SSIM against --truth, else the input.",
+                (("data", "NOISY"), ("model_path", "MODEL.pth"))),
+    "classify": ("classify images", "The classifier head's class for each image; scores when DATA has labels.",
+                 (("data", "DATA"), ("model_path", "MODEL.pth"))),
+    "anomaly": ("flag images unlike the training set", "Score each image by its reconstruction error and flag those "
+                "above the threshold; writes the CSV and a histogram of the scores (PNG) beside it.",
+                (("data", "DATA"), ("model_path", "MODEL.pth"))),
+    "sweep": ("cross-validated grid of fits", "Fit every cell of a grid of fit options on each fold of TRAIN (k-fold "
+              "cross-validation) and score it on the held-out fold; writes results.csv, summary.md and figures into "
+              "--out.", (("train", "TRAIN"),)),
+    "generate": ("sample new images", "Decode N draws of a VAE's prior or of the mixture of its training images' "
+                 "latents; writes them and a PNG grid beside them; --against REAL scores them against real images.",
+                 (("model_path", "MODEL.pth"), ("count", "N", int))),
+    "reference": ("train the network samples are judged in", "Train a small conv classifier on TRAIN's labels, "
+                  "whose features generate --against and sweep compare samples and real images in.",
+                  (("train", "TRAIN"), ("model_path", "REF.pth"))),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vae.py", usage=FAMILY_USAGE, description=FAMILY_DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     forms = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", prog="vae.py")
+    form = {name: _form(forms, name) for name in FORMS}
 
-    fit = forms.add_parser("fit", usage=FORMS["fit"], help="train a network of the family",
-                           description="Train a VAE or a plain AE on TRAIN and write MODEL.pth.")
-    fit.add_argument("train", metavar="TRAIN.npz")
-    fit.add_argument("model_path", metavar="MODEL.pth")
-    add_fit_options(fit)
-    _output_options(fit, plots=True)
+    add_fit_options(form["fit"])
+    _reading_options(form["fit"], sizes=True)
+    _output_options(form["fit"], plots=True)
+    outs = {"reconstruct": "reconstructed.npz", "denoise": "denoised.npz", "classify": "predictions.csv"}
+    for name, out in outs.items():
+        _output_options(form[name], default=out, folders=name != "classify")
+        _reading_options(form[name])
+    form["denoise"].add_argument("--truth", metavar="CLEAN", help="the clean images, to score against")
 
-    for name, data, out, text in (
-        ("reconstruct", "DATA.npz", "reconstructed.npz",
-         "Decode each image from its latent mean; print MSE, PSNR and SSIM against it."),
-        ("denoise", "NOISY.npz", "denoised.npz",
-         "Denoise each image; print MSE, PSNR and SSIM against --truth, else against the input."),
-        ("classify", "DATA.npz", "predictions.csv",
-         "The classifier head's class for each image; scores when DATA has labels."),
-    ):
-        form = forms.add_parser(name, usage=FORMS[name], help=text, description=text)
-        form.add_argument("data", metavar=data)
-        form.add_argument("model_path", metavar="MODEL.pth")
-        _output_options(form, default=out)
-        if name == "denoise":
-            form.add_argument("--truth", metavar="CLEAN.npz", help="the clean images, to score against")
-
-    anomaly = forms.add_parser("anomaly", usage=FORMS["anomaly"], help="flag images unlike the training set",
-                               description="Score each image by its reconstruction error and flag those above the "
-                                           "threshold; "
-                                           "writes the CSV and a histogram of the scores (PNG) beside it.")
-    anomaly.add_argument("data", metavar="DATA.npz")
-    anomaly.add_argument("model_path", metavar="MODEL.pth")
+    anomaly = form["anomaly"]
     anomaly.add_argument("--score", choices=("mse", "ssim"), default="mse",
                          help="mse: mean squared error over pixels (default; weighs a missing or extra stroke by its "
-                              "area); "
-                              "ssim: 1 - SSIM, structure rather than intensity, for anomalies of texture")
+                              "area); ssim: 1 - SSIM, structure rather than intensity, for anomalies of texture")
     anomaly.add_argument("--threshold", type=non_negative(float),
                          help="flag scores above T (default: the one fit stored)")
     classes = anomaly.add_mutually_exclusive_group()
@@ -81,30 +95,47 @@ def build_parser() -> argparse.ArgumentParser:
     classes.add_argument("--normal-classes", type=class_list, metavar="1,4,8",
                          help="DATA's labels that mean a normal image; every other label is an anomaly")
     _output_options(anomaly, default="anomalies.csv")
+    _reading_options(anomaly)
 
-    sweep = forms.add_parser("sweep", usage=FORMS["sweep"], help="cross-validated grid of fits",
-                             description="Fit every cell of a grid of fit options on each fold of TRAIN (k-fold "
-                                         "cross-validation) and score it "
-                                         "on the held-out fold; writes results.csv, summary.md and figures into --out.")
-    sweep.add_argument("train", metavar="TRAIN.npz")
-    sweep.add_argument("--grid", required=True, metavar='"KNOB=V1,V2 ..."',
-                       help="fit options without their dashes and their values, e.g. \"model=ae,vae beta=1,5 "
-                            "latent-dim=2,10\"")
+    sweep = form["sweep"]
+    sweep.add_argument("--grid", required=True, metavar='"KNOB=V1,V2 ..."', help="fit options without their dashes "
+                       "and their values, e.g. \"model=ae,vae beta=1,5 latent-dim=2,10\"")
     sweep.add_argument("--folds", type=checked(int, lambda v: v >= 2, ">= 2"), default=5, help="(default %(default)s)")
-    sweep.add_argument("--jobs", type=positive(int),
-                       help="fits at a time, each on one core (default: the machine's cores)")
+    sweep.add_argument("--jobs", type=positive(int), help="fits at a time, each on one core (default: the cores)")
     sweep.add_argument("--out", metavar="DIR", default="sweep",
                        help="(default %(default)s/; finished folds there are not redone)")
+    sweep.add_argument("--reference", metavar="REF.pth", help="the network whose features samples are judged in "
+                       "(default: one trained on TRAIN's labels, kept as OUT/reference.pth)")
     sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
     add_fit_options(sweep)
+    _reading_options(sweep, sizes=True)
 
-    generate = forms.add_parser("generate", usage=FORMS["generate"], help="sample new images",
-                                description="Decode N draws of a VAE's prior; writes the npz and a PNG grid beside it.")
-    generate.add_argument("model_path", metavar="MODEL.pth")
-    generate.add_argument("count", metavar="N", type=positive(int))
+    generate = form["generate"]
+    generate.add_argument("--sampler", choices=SAMPLERS, help="prior: a VAE's N(0, I); mixture: the Gaussian mixture "
+                          "fit stored of the training latents (default: prior for a VAE, mixture for an AE)")
     generate.add_argument("--seed", type=non_negative(int), default=0, help="(default %(default)s)")
-    _output_options(generate, default="samples.npz")
+    generate.add_argument("--against", metavar="REAL", help="real images to score the samples against: Fréchet "
+                          "distance and precision/recall (Kynkäänniemi et al. 2019)")
+    generate.add_argument("--reference", metavar="REF.pth", help="with --against: the network (vae.py reference) "
+                          "whose features the samples and REAL are compared in")
+    _output_options(generate, default="samples.npz", folders=True)
+
+    reference = form["reference"]
+    reference.add_argument("--epochs", type=positive(int), default=REFERENCE_EPOCHS, help="(default %(default)s)")
+    reference.add_argument("--seed", type=non_negative(int), default=0, help="(default %(default)s)")
+    reference.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    _reading_options(reference, sizes=True)
+    _output_options(reference)
     return parser
+
+
+def _form(forms, name: str) -> argparse.ArgumentParser:
+    """A subcommand's parser, with its usage line, help, description and positional arguments."""
+    help_text, description, positionals = SUBCOMMANDS[name]
+    form = forms.add_parser(name, usage=FORMS[name], help=help_text, description=description)
+    for dest, metavar, *kind in positionals:
+        form.add_argument(dest, metavar=metavar, type=kind[0] if kind else str)
+    return form
 
 
 def add_fit_options(form) -> None:
@@ -134,10 +165,23 @@ def parse_grid(text: str) -> dict[str, list]:
     return grid
 
 
-def _output_options(form, default: str | None = None, plots: bool = False) -> None:
+def _reading_options(form, sizes: bool = False) -> None:
+    """How a folder of image files is read: at which side and channels (TRAIN's; the model's own at test time)."""
+    reading = form.add_argument_group("folders of image files")
+    if sizes:
+        reading.add_argument("--image-size", dest="side", metavar="S", type=int,
+                             help="resize every image to S×S (default: the images' own side, when they all share it)")
+        reading.add_argument("--channels", type=int, choices=(1, 3),
+                             help="1 (grey) or 3 (RGB) (default: 1 when every image is grey)")
+    reading.add_argument("--skip-unreadable", action="store_true",
+                         help="leave out image files that cannot be decoded (and say how many) rather than stop")
+
+
+def _output_options(form, default: str | None = None, plots: bool = False, folders: bool = False) -> None:
     output = form.add_argument_group("output")
     if default:
-        output.add_argument("--out", metavar="PATH", help=f"(default: {default} in this folder)")
+        also = "; a folder DIR/ for one PNG per image" if folders else ""
+        output.add_argument("--out", metavar="PATH", help=f"(default: {default} in this folder{also})")
     if plots:
         output.add_argument("--plots", metavar="DIR",
                             help="folder for the figures (default: MODEL_plots/ beside MODEL.pth, for MODEL.pth)")
@@ -158,7 +202,8 @@ def fit(args, outputs: Outputs) -> None:
 
     config = settings(AutoencoderConfig, args)
     refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model, "arch": config.arch, "head": args.head})
-    commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs)
+    commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs,
+                 settings(Reading, args))
 
 
 def refuse_inapplicable(options: dict, chosen: dict) -> None:
@@ -174,36 +219,43 @@ def sweep(args, outputs: Outputs) -> None:
     from vae.family.sweep import sweep as run_sweep
 
     run_sweep(args.train, parse_grid(args.grid), settings(AutoencoderConfig, args), settings(FitConfig, args),
-              args.head,
-          args.folds, args.jobs, args.out, outputs)
+              args.head, args.folds, args.jobs, args.out, outputs, settings(Reading, args), args.reference)
 
 
 def reconstruct(args, outputs: Outputs) -> None:
     from vae.family import commands
 
-    commands.reconstruct(args.data, args.model_path, args.out, outputs)
+    commands.reconstruct(args.data, args.model_path, args.out, outputs, args.skip_unreadable)
 
 
 def denoise(args, outputs: Outputs) -> None:
     from vae.family import commands
 
-    commands.denoise(args.data, args.model_path, args.out, args.truth, outputs)
+    commands.denoise(args.data, args.model_path, args.out, args.truth, outputs, args.skip_unreadable)
 
 
 def anomaly(args, outputs: Outputs) -> None:
     from vae.family.anomaly import anomaly as detect
 
     detect(args.data, args.model_path, args.out, args.threshold, args.score, args.abnormal_classes,
-           args.normal_classes, outputs)
+           args.normal_classes, outputs, args.skip_unreadable)
 
 
 def generate(args, outputs: Outputs) -> None:
     from vae.family import commands
 
-    commands.generate(args.model_path, args.count, args.out, args.seed, outputs)
+    commands.generate(args.model_path, args.count, args.out, args.seed, outputs, args.sampler, args.against,
+                      args.reference)
+
+
+def reference(args, outputs: Outputs) -> None:
+    from vae.family import commands
+
+    commands.reference(args.train, args.model_path, args.epochs, args.seed, args.device, outputs,
+                       settings(Reading, args))
 
 
 def classify(args, outputs: Outputs) -> None:
     from vae.family import commands
 
-    commands.classify(args.data, args.model_path, args.out, outputs)
+    commands.classify(args.data, args.model_path, args.out, outputs, args.skip_unreadable)

@@ -78,6 +78,8 @@ FIT_OPTIONS = {
         ("--anomaly-quantile", UNIT_INTERVAL, "the stored anomaly threshold: this quantile of the training images' "
                                               "scores"),
         ("--ssim-weight", non_negative(float), "weight of (1 - SSIM) beside the BCE"),
+        ("--sampler-components", positive(int), "components of the Gaussian mixture fitted to the training images' "
+                                                "latent means, for generate --sampler mixture"),
     ]),
     "training": ((FitConfig(),), [
         ("--epochs", positive(int), ""),

@@ -10,6 +10,7 @@ read by an unpickler that admits only what our writer writes: builtins and numpy
 import collections
 import io
 import pickle
+import typing
 import zipfile
 from dataclasses import asdict, fields
 from typing import Callable
@@ -22,7 +23,9 @@ from vae.core.io import atomic_write
 MODEL_FORMAT = "vae-checkpoint"
 MIXTURE_FORMAT = "vae-gmm"
 FAMILY_FORMAT = "vae-family-model"  # a model from ``vae.py fit``
-WRITERS = {MODEL_FORMAT: "vae.py train", MIXTURE_FORMAT: "vae.py train", FAMILY_FORMAT: "vae.py fit"}
+REFERENCE_FORMAT = "vae-reference"  # the network samples are judged in, from ``vae.py reference``
+WRITERS = {MODEL_FORMAT: "vae.py train", MIXTURE_FORMAT: "vae.py train", FAMILY_FORMAT: "vae.py fit",
+           REFERENCE_FORMAT: "vae.py reference"}
 FORMAT_VERSION = 1
 
 
@@ -66,10 +69,18 @@ def config_from_dict(cls, raw: dict, older: dict | None = None):
         if value is None and field.name in older:
             values[field.name] = None
         elif isinstance(default, tuple):
-            values[field.name] = tuple(int(item) for item in value)
+            values[field.name] = tuple(_item_type(field.type)(item) for item in value)
         else:
             values[field.name] = type(default)(value)
     return cls(**values)
+
+
+def _item_type(annotation) -> type:
+    """The item type T of a tuple[T, ...] annotation (or of tuple[T, ...] | None); int by default."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(candidate) is tuple:
+            return typing.get_args(candidate)[0]
+    return int
 
 
 def read_checkpoint(path: str, mark: str, what: str) -> tuple[dict, dict[str, np.ndarray], dict]:

@@ -6,11 +6,13 @@ leaves the old file or the new one, never half of one.
 
 import csv
 import io
+import math
 import os
 import tempfile
 from typing import BinaryIO, Callable
 
 import numpy as np
+from PIL import Image
 
 from vae.core.errors import InputError, open_for_reading
 
@@ -56,13 +58,26 @@ def write_images(path: str, image_set, pairs, score: Callable):
     own layout (vae.core.data.ImageSet.restore), and return ``score(pairs)``, computed on the way.
 
     A ``path`` ending in .npy is written a batch at a time, so memory stays bounded however many
-    images there are; any other is an .npz with key 'data', written once the whole array is filled.
+    images there are; a folder (``DIR/``) gets one PNG per image, named as the image it comes from (a folder's
+    relative paths, else the image's number); any other path is an .npz with key 'data', written once the whole
+    array is filled.
     """
 
     def passing(store):
         for truth, output in pairs:
             store(np.ascontiguousarray(image_set.restore(output.reshape(len(output), -1)), dtype=np.float32))
             yield truth, output
+
+    if is_folder_output(path):
+        names = picture_names(len(image_set), image_set.files)
+        done = 0
+
+        def draw(batch):
+            nonlocal done
+            write_pictures(path, names[done:done + len(batch)], batch.reshape(len(batch), -1), image_set.channels)
+            done += len(batch)
+
+        return score(passing(draw))
 
     if path.lower().endswith(".npy"):
         scores = []
@@ -87,11 +102,23 @@ def write_images(path: str, image_set, pairs, score: Callable):
     return scores
 
 
-def write_predictions(handle, predicted: np.ndarray, rows: int = 65536) -> None:
-    """A predictions CSV: the header, then one label per line, written in blocks so memory stays bounded."""
-    handle.write(f"{PREDICTIONS_HEADER}\n".encode())
-    for start in range(0, len(predicted), rows):
-        handle.write(("\n".join(map(str, predicted[start:start + rows].tolist())) + "\n").encode())
+def write_predictions(handle, predicted: np.ndarray, files: tuple[str, ...] | None = None, rows: int = 65536) -> None:
+    """A predictions CSV: the header, then one label per line (after its file, for a folder of images: header
+    File,Predicted_Label), written in blocks so memory stays bounded."""
+    write_table(handle, [PREDICTIONS_HEADER], [predicted], files, rows)
+
+
+def write_table(handle, header: list[str], columns: list, files: tuple[str, ...] | None = None,
+                rows: int = 65536) -> None:
+    """A CSV of one row per image: ``columns`` (each (N,) values), after a File column when ``files`` are known."""
+    if files is not None:
+        header, columns = ["File", *header], [np.asarray(files), *columns]
+    handle.write((",".join(header) + "\n").encode())
+    for start in range(0, len(columns[0]), rows):
+        text = io.StringIO()
+        block = (column[start:start + rows].tolist() for column in columns)
+        csv.writer(text, lineterminator="\n").writerows(zip(*block))
+        handle.write(text.getvalue().encode())
 
 
 def read_predictions(path: str, count: int) -> np.ndarray:
@@ -112,10 +139,14 @@ def read_predictions(path: str, count: int) -> np.ndarray:
     return labels
 
 
-def check_writable(path: str, suffixes: tuple[str, ...] = ()) -> None:
+def check_writable(path: str, suffixes: tuple[str, ...] = (), folders: bool = False) -> None:
     """Fail early, before any work, when an output file cannot be written: a folder in its place, a file where its
     folder would go, a folder that cannot be written, or (given ``suffixes``) an extension the command does not
-    write. A folder that does not exist yet is made when the file is written."""
+    write. A folder that does not exist yet is made when the file is written. With ``folders``, a folder (DIR/)
+    is an output too: one image file per image."""
+    if folders and is_folder_output(path):
+        check_folder_writable(path)
+        return
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory; give a file name")
     if suffixes and not path.lower().endswith(suffixes):
@@ -132,6 +163,28 @@ def check_folder_writable(folder: str, output: str | None = None) -> None:
         raise InputError(f"{output or folder}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK):
         raise InputError(f"{output or folder}: the folder {existing} is not writable")
+
+
+def is_folder_output(path: str) -> bool:
+    """Whether an --out names a folder of image files: it ends with a slash, or is a folder already."""
+    return path.endswith(("/", os.sep)) or os.path.isdir(path)
+
+
+def picture_names(count: int, files: tuple[str, ...] | None = None) -> list[str]:
+    """The PNG names of ``count`` output images: each source file's relative path as .png, else its number."""
+    if files is not None:
+        return [os.path.splitext(name)[0] + ".png" for name in files]
+    digits = max(6, len(str(count - 1)))
+    return [f"{index:0{digits}d}.png" for index in range(count)]
+
+
+def write_pictures(folder: str, names: list[str], images: np.ndarray, channels: int) -> None:
+    """(B, C·S·S) images in [0, 1] as PNG files FOLDER/NAME (grey or RGB), each written atomically."""
+    side = math.isqrt(images.shape[1] // channels)
+    pixels = np.round(np.clip(images, 0, 1) * 255).astype(np.uint8).reshape(len(images), channels, side, side)
+    for name, picture in zip(names, pixels):
+        picture = Image.fromarray(picture[0] if channels == 1 else picture.transpose(1, 2, 0))
+        atomic_write(os.path.join(folder, name), lambda handle, picture=picture: picture.save(handle, format="PNG"))
 
 
 def write_array(path: str, images: np.ndarray) -> None:

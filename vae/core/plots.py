@@ -54,21 +54,32 @@ def reconstructions(originals: np.ndarray, reconstructed: np.ndarray, labels: np
 
 
 def image_grid(images: np.ndarray, title: str) -> Figure:
-    """Images (N, H, H) or RGB (N, H, H, 3) tiled in a square as near as can be (64: 8 × 8, 30: 6 × 5); blank
-    tiles, where N is not a product of the two, are black like the digits' ground."""
+    """Images (N, H, H) or RGB (N, H, H, 3) tiled as one picture (see :func:`tiled`), titled."""
+    picture = tiled(images)
+    rows, columns = picture.shape[0] // images.shape[1], picture.shape[1] // images.shape[1]
+    figure = Figure(figsize=(columns * 0.6 + 0.4, rows * 0.6 + 0.6))
+    show_picture(figure.subplots(), picture, title)
+    return figure
+
+
+def tiled(images: np.ndarray) -> np.ndarray:
+    """Images (N, H, H) or RGB (N, H, H, 3) tiled in a square as near as can be (64: 8 × 8, 30: 6 × 5), as one
+    (rows·H, columns·H, C) picture; blank tiles, where N is not a product of the two, are black like the digits'
+    ground."""
     columns = math.ceil(math.sqrt(len(images)))
     rows = -(-len(images) // columns)
     tiles = np.zeros((rows * columns, *images.shape[1:]), dtype=np.float32)
     tiles[:len(images)] = images
     side = images.shape[1]
-    tiled = tiles.reshape(rows, columns, side, side, -1).transpose(0, 2, 1, 3, 4)
-    picture = tiled.reshape(rows * side, columns * side, -1)
-    figure = Figure(figsize=(columns * 0.6 + 0.4, rows * 0.6 + 0.6))
-    axis = figure.subplots()
+    grid = tiles.reshape(rows, columns, side, side, -1).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(rows * side, columns * side, -1)
+
+
+def show_picture(axis, picture: np.ndarray, title: str, fontsize: float | None = None) -> None:
+    """A (H, W, C) picture in [0, 1], grey or RGB, on an axis without ticks."""
     axis.imshow(picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray", vmin=0, vmax=1)
     axis.set_axis_off()
-    axis.set_title(title)
-    return figure
+    axis.set_title(title, fontsize=fontsize)
 
 
 def latent_projection(latent: np.ndarray, labels: np.ndarray | None = None) -> Figure:

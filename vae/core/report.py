@@ -10,6 +10,7 @@ SCORE_NAMES = {
     "mse": "MSE", "ssim": "SSIM", "score": "(1 - MSE + SSIM) / 2", "psnr": "PSNR (dB)",
     "accuracy": "accuracy", "precision_macro": "precision (macro)", "recall_macro": "recall (macro)",
     "f1_macro": "F1 (macro)", "f1_micro": "F1 (micro)", "f1_average": "F1 average (macro+micro)/2",
+    "fd": "Fréchet distance", "precision": "precision", "recall": "recall",
 }
 
 

@@ -1,11 +1,16 @@
-"""Building image sets (torch-free): MNIST and Fashion-MNIST from their idx files, HAM10000 from its 28×28 RGB
-CSV, a small offline demo set, and experiment splits. ``python -m vae.datasets`` (``__main__.py``):
+"""Building image sets (torch-free): MNIST and Fashion-MNIST from their idx files, HAM10000 from its JPEGs or
+its 28×28 RGB CSV, a small offline demo set, experiment splits, and folders of image files written, arranged
+and packed. ``python -m vae.datasets`` (``__main__.py``):
 
     python -m vae.datasets mnist  --out data/     download MNIST (checksums, a second mirror), write
                                                   mnist_1_4_8_{train,val,test,recon}.npz
     python -m vae.datasets fashion-mnist --out data/
                                                   download Fashion-MNIST (checksums, a second mirror),
                                                   write fashion_mnist_{train,test}.npz (labels 0..9)
+    python -m vae.datasets ham10000 --images DIR [DIR ...] --metadata HAM10000_metadata.csv --out FOLDER
+                                   [--image-size S]
+                                                  HAM10000 as distributed, arranged as FOLDER/DIAGNOSIS/ID.jpg
+                                                  (akiec, bcc, bkl, df, mel, nv, vasc), optionally resized
     python -m vae.datasets ham10000 --csv hmnist_28_28_RGB.csv --out data/
                                                   Kaggle's 28×28 RGB HAM10000 CSV (download it yourself)
                                                   as ham10000_{train,test}.npz: N×28×28×3 uint8, labels
@@ -17,5 +22,10 @@ CSV, a small offline demo set, and experiment splits. ``python -m vae.datasets``
     python -m vae.datasets combine FIRST.npz ... LAST.npz --hold-out N --out DIR
                                                   the files together as DIR/train.npz, less N images of
                                                   LAST (stratified by label) kept as DIR/test.npz
+    python -m vae.datasets images SOURCE.npz --out DIR [--image-size S] [--tint]
+                                                  each image as DIR/LABEL/NNNNNN.png, resized, tinted RGB
+    python -m vae.datasets pack FOLDER --out SET/ [--image-size S] [--channels 1|3] [--skip-unreadable]
+                                                  a folder of images decoded once into SET/data.npy,
+                                                  labels.npy, classes.txt, files.txt: read as fast as .npy
 """
 

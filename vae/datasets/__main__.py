@@ -5,43 +5,70 @@ import sys
 
 import vae.datasets
 from vae.core.errors import InputError
+from vae.datasets.folders import arrange_ham10000, pack_folder, write_image_folder
 from vae.datasets.public import build_fashion_mnist, build_ham10000, build_mnist
 from vae.datasets.splits import combine_files, digits_sets, experiment_split, labelled_images, write_sets
 
+WHATS = ("mnist", "fashion-mnist", "ham10000", "digits", "split", "combine", "pack", "images")
+
+
+def parser() -> argparse.ArgumentParser:
+    form = argparse.ArgumentParser(prog="python -m vae.datasets", description=vae.datasets.__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    form.add_argument("what", choices=WHATS)
+    form.add_argument("sources", nargs="*", metavar="SOURCE",
+                      help="split, images: the labelled .npz; combine: the .npz files; pack: the folder of images")
+    form.add_argument("--out", required=True, help="output folder")
+    form.add_argument("--csv", help="ham10000: Kaggle's hmnist_28_28_RGB.csv")
+    form.add_argument("--images", nargs="+", metavar="DIR", help="ham10000: the folder(s) of HAM10000's JPEGs")
+    form.add_argument("--metadata", metavar="CSV", help="ham10000: HAM10000_metadata.csv, beside the JPEGs")
+    form.add_argument("--hold-out", type=int, default=2000,
+                      help="combine: test images drawn from the last file (default %(default)s)")
+    form.add_argument("--image-size", type=int, metavar="S",
+                      help="ham10000, images, pack: resize every image to S×S (pack: default the images' own)")
+    form.add_argument("--channels", type=int, choices=(1, 3), help="pack: 1 (grey) or 3 (RGB) (default: 1 when "
+                                                                   "every image is grey)")
+    form.add_argument("--tint", action="store_true", help="images: RGB, each image's ink in a colour of its own")
+    form.add_argument("--skip-unreadable", action="store_true", help="pack: leave out files that cannot be decoded")
+    return form
+
+
+def build(args, form) -> list[str]:
+    """Make what ``args`` asks for; the paths written (a packed folder: the folder)."""
+    if args.what in ("split", "images", "pack") and len(args.sources) != 1:
+        form.error(f"{args.what} needs one SOURCE")
+    if args.what == "mnist":
+        return build_mnist(args.out)
+    if args.what == "fashion-mnist":
+        return build_fashion_mnist(args.out)
+    if args.what == "ham10000":
+        if args.csv:
+            return build_ham10000(args.csv, args.out)
+        if not (args.images and args.metadata):
+            form.error("ham10000 needs --csv hmnist_28_28_RGB.csv, or --images DIR ... and --metadata CSV")
+        return arrange_ham10000(args.images, args.metadata, args.out, args.image_size)
+    if args.what == "digits":
+        return write_sets(digits_sets(), args.out, "digits_1_4_8")
+    if args.what == "split":
+        return write_sets(experiment_split(*labelled_images(args.sources[0])), args.out)
+    if args.what == "images":
+        return write_image_folder(*labelled_images(args.sources[0]), args.out, args.image_size, args.tint)
+    if args.what == "pack":
+        count, skipped = pack_folder(args.sources[0], args.out, args.image_size, args.channels, args.skip_unreadable)
+        print(f"packed {count:,} images" + (f", left out {len(skipped):,} unreadable ones" if skipped else ""))
+        return [args.out]
+    if not args.sources:
+        form.error("combine needs at least one SOURCE.npz")
+    return write_sets(combine_files(args.sources, args.hold_out), args.out)
+
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vae.datasets", description=vae.datasets.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("mnist", "fashion-mnist", "ham10000", "digits", "split", "combine"))
-    parser.add_argument("sources", nargs="*", metavar="SOURCE.npz",
-                        help="split: the labelled .npz to split; combine: the files to combine")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--csv", help="ham10000: the hmnist_28_28_RGB.csv file")
-    parser.add_argument("--hold-out", type=int, default=2000,
-                        help="combine: test images drawn from the last file (default %(default)s)")
-    args = parser.parse_args(argv)
+    form = parser()
+    args = form.parse_args(argv)
     try:
-        if args.what == "mnist":
-            paths = build_mnist(args.out)
-        elif args.what == "fashion-mnist":
-            paths = build_fashion_mnist(args.out)
-        elif args.what == "ham10000":
-            if not args.csv:
-                parser.error("ham10000 needs --csv hmnist_28_28_RGB.csv")
-            paths = build_ham10000(args.csv, args.out)
-        elif args.what == "digits":
-            paths = write_sets(digits_sets(), args.out, "digits_1_4_8")
-        elif args.what == "split":
-            if len(args.sources) != 1:
-                parser.error("split needs one SOURCE.npz")
-            images, labels = labelled_images(args.sources[0])
-            paths = write_sets(experiment_split(images, labels), args.out)
-        else:
-            if len(args.sources) < 1:
-                parser.error("combine needs at least one SOURCE.npz")
-            paths = write_sets(combine_files(args.sources, args.hold_out), args.out)
+        paths = build(args, form)
     except InputError as error:
-        print(f"python -m vae.datasets: error: {error}", file=sys.stderr)
+        print(f"python -m vae.datasets: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     for path in paths:
         print(path)

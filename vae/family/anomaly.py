@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from vae.core.errors import InputError
-from vae.core.io import atomic_write, check_writable
+from vae.core.io import atomic_write, check_writable, write_table
 from vae.core.metrics import per_image_scores
 from vae.core.report import Outputs
 from vae.family.inference import decoded_batches, decoded_pairs, load_autoencoder, load_images_for
@@ -41,8 +41,8 @@ def training_thresholds(scores: dict[str, np.ndarray], quantile: float) -> dict[
 
 def truth_from_labels(labels: np.ndarray | None, path: str, abnormal: tuple | None = None,
                       normal: tuple | None = None) -> np.ndarray | None:
-    """(N,) 0/1 truth (1 = anomaly): the labels in ``abnormal``, or those not in ``normal``, else the labels
-    themselves when they are 0/1. Every class named must occur in the labels."""
+    """(N,) 0/1 truth (1 = anomaly) from (N,) label names: those in ``abnormal``, or those not in ``normal``, else
+    the labels themselves when they are 0/1. Every class named must occur in the labels."""
     named = abnormal or normal
     option = "--abnormal-classes" if abnormal else "--normal-classes"
     if labels is None:
@@ -50,17 +50,17 @@ def truth_from_labels(labels: np.ndarray | None, path: str, abnormal: tuple | No
             raise InputError(f"{option}: {path} has no 'labels' to map")
         return None
     if named:
-        absent = sorted(set(named) - set(np.unique(labels).tolist()))
+        present = np.unique(labels)
+        absent = [name for name in named if name not in present]
         if absent:
-            present = ", ".join(map(str, np.unique(labels)))
-            raise InputError(f"{option}: {', '.join(map(str, absent))} do not occur in the labels of {path} "
-                             f"({present})")
+            raise InputError(f"{option}: {', '.join(absent)} do not occur in the labels of {path} "
+                             f"({', '.join(present)})")
         inside = np.isin(labels, named)
         return (inside if abnormal else ~inside).astype(np.int64)
-    if not np.isin(labels, (0, 1)).all():
+    if not np.isin(labels, ("0", "1")).all():
         raise InputError(f"{path}: its labels are not 0/1 (1 = anomaly); name the abnormal classes with "
                          "--abnormal-classes")
-    return labels.astype(np.int64)
+    return (labels == "1").astype(np.int64)
 
 
 def detection_scores(truth: np.ndarray, scores: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
@@ -76,7 +76,8 @@ def detection_scores(truth: np.ndarray, scores: np.ndarray, flagged: np.ndarray)
 
 
 def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: float | None, score: str,
-            abnormal_classes: tuple | None, normal_classes: tuple | None, outputs: Outputs) -> dict | None:
+            abnormal_classes: tuple | None, normal_classes: tuple | None, outputs: Outputs,
+            skip_unreadable: bool = False) -> dict | None:
     """Write anomalies.csv (score and 0/1 flag per image, input order) and the score histogram beside it; scores
     when DATA has labels."""
     out_path = out_path or ANOMALIES_FILE
@@ -86,11 +87,15 @@ def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: fl
     model, record = load_autoencoder(model_path)
     if threshold is None:
         threshold = stored_threshold(record, score, model_path)
-    image_set = load_images_for(model, data_path, model_path, labels="optional")
-    truth = truth_from_labels(image_set.labels, data_path, abnormal_classes, normal_classes)
+    image_set = load_images_for(model, data_path, model_path, labels="optional", skip_unreadable=skip_unreadable,
+                                outputs=outputs)
+    names = None if image_set.labels is None else image_set.label_names()
+    truth = truth_from_labels(names, data_path, abnormal_classes, normal_classes)
     values = anomaly_scores(model, image_set)[score]
     flagged = (values > threshold).astype(np.int64)
-    atomic_write(out_path, lambda handle: write_anomalies(handle, values, flagged))
+    scores = [f"{value:.8g}" for value in values.tolist()]
+    atomic_write(out_path, lambda handle: write_table(handle, HEADER.split(","), [np.array(scores), flagged],
+                                                      image_set.files))
     from vae.core.plots import save  # matplotlib: about a second of start-up
     from vae.family.figures import score_distributions
 
@@ -113,8 +118,3 @@ def stored_threshold(record, score: str, model_path: str) -> float:
     if not np.isfinite(threshold):
         raise InputError(f"{model_path}: its stored {score} threshold is not a finite number; give --threshold")
     return threshold
-
-
-def write_anomalies(handle, values: np.ndarray, flagged: np.ndarray) -> None:
-    handle.write((HEADER + "\n").encode())
-    handle.write("".join(f"{value:.8g},{flag}\n" for value, flag in zip(values.tolist(), flagged.tolist())).encode())

@@ -8,28 +8,49 @@ holds the network's configuration, its weights and a record of its training.
 
 import os
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from vae.core import checkpoint
-from vae.core.data import in_layout, load_image_set
+from vae.core.data import Reading, in_layout, load_image_set
 from vae.core.errors import InputError
 from vae.core.io import (
     atomic_write,
     check_folder_writable,
     check_writable,
+    is_folder_output,
+    picture_names,
     write_array,
     write_images,
+    write_pictures,
     write_predictions,
 )
 from vae.core.metrics import classification_scores, image_quality
 from vae.core.report import Outputs, counted, format_scores, is_writer
 from vae.family.anomaly import anomaly_scores, training_thresholds
 from vae.family.config import AutoencoderConfig, FitConfig
-from vae.family.fitting import fit_autoencoder
-from vae.family.inference import BATCH, decoded_batches, decoded_pairs, encode_set, load_autoencoder, load_images_for
+from vae.family.fitting import fit_autoencoder, shaped_for
+from vae.family.inference import (
+    BATCH,
+    decoded_batches,
+    decoded_pairs,
+    encode_set,
+    label_names,
+    load_autoencoder,
+    load_images_for,
+)
+from vae.family.reference import (
+    FEATURES,
+    features,
+    load_reference,
+    record_of,
+    sample_scores,
+    save_reference,
+    train_reference,
+)
+from vae.family.sampling import decode_draws, default_sampler, fit_mixture, latent_draws
 from vae.nn.training import describe, resolve_device
 
 RECONSTRUCTED_FILE, DENOISED_FILE = "reconstructed.npz", "denoised.npz"
@@ -39,25 +60,27 @@ HEAD_SCORES = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
 
 
 def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config: FitConfig, head: bool,
-        outputs: Outputs) -> dict:
-    """Train one of the family's networks on TRAIN and write MODEL.pth (and the figures)."""
+        outputs: Outputs, reading: Reading = Reading()) -> dict:
+    """Train one of the family's networks on TRAIN (arrays, or a folder of images read as ``reading`` says) and
+    write MODEL.pth (and the figures)."""
     check_writable(model_path)
     # each model's figures in a folder of its own: two models fitted side by side never mix theirs
     plots_dir = outputs.plots_dir(model_path, os.path.splitext(os.path.basename(model_path))[0] + "_plots")
     if plots_dir:
         check_folder_writable(plots_dir)
-    train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True)
-    classes = train_set.classes() if head else np.array([], dtype=np.int64)
-    if head and len(classes) < 2:
+    train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True, reading=reading,
+                               quiet=outputs.quiet, say=outputs.say)
+    check_reading(train_set, reading, train_path)
+    if fit_config.sampler_components > len(train_set):
+        raise InputError(f"--sampler-components {fit_config.sampler_components}: more mixture components than the "
+                         f"{len(train_set)} images of {train_path}")
+    config = shaped_for(config, train_set, head, sparse=bool(fit_config.sparsity))
+    if head and len(config.head_classes) < 2:
         raise InputError(f"{train_path}: its labels name only one class; the classifier head needs at least two")
-    config = replace(
-        config, channels=train_set.channels, sample_shape=train_set.stored_shape[1:], sparse=bool(fit_config.sparsity),
-        head_classes=tuple(int(label) for label in classes),
-    )
     resolve_device(fit_config.device)
     # A memory-mapped set (.npy) is read a batch at a time; any other is converted once, in memory.
     images = train_set if train_set.mapped() else train_set.images().reshape(-1, *train_set.tensor_shape())
-    targets = np.searchsorted(classes, train_set.labels) if head else None
+    targets = np.searchsorted(config.head_classes, train_set.labels) if head else None
     network = "an MLP" if config.arch == "mlp" else "a conv"
     outputs.say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set)} "
                 f"images from {train_path}, {counted(fit_config.epochs, 'epoch')}, seed {fit_config.seed}")
@@ -72,6 +95,7 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
         "epochs_loss": [round(stats.loss, 6) for stats in history],
         "fit_seconds": round(seconds, 3),
         "anomaly": {"thresholds": training_thresholds(anomaly_scores(model, train_set), fit_config.anomaly_quantile)},
+        "sampler": fit_mixture(encode_set(model, train_set), fit_config.sampler_components, fit_config.seed),
     }
     checkpoint.save_model(model_path, config, model.state_dict(), checkpoint.plain(record),
                           mark=checkpoint.FAMILY_FORMAT)
@@ -81,28 +105,39 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
     if plots_dir:
         from vae.family.figures import draw_fit_plots  # matplotlib: about a second of start-up
 
-        written = draw_fit_plots(model, train_set, history, fit_config, plots_dir)
+        written = draw_fit_plots(model, record, train_set, history, fit_config, plots_dir)
         outputs.say(f"wrote {len(written)} plots in {plots_dir}")
     return {"seconds": seconds, "parameters": parameters, "history": history}
 
 
-def reconstruct(data_path: str, model_path: str, out_path: str | None, outputs: Outputs) -> dict:
-    """Write each image decoded from its latent mean (the input's own shape); print MSE, PSNR and SSIM against it."""
-    return _decode_to_file(data_path, model_path, out_path or RECONSTRUCTED_FILE, None, outputs)
+def check_reading(train_set, reading: Reading, train_path: str) -> None:
+    """--image-size and --channels resize and convert a folder's image files; arrays must have them already."""
+    asked = (reading.side or train_set.side, reading.channels or train_set.channels)
+    if train_set.keep is None and asked != (train_set.side, train_set.channels):
+        raise InputError(f"{train_path}: holds {train_set.side}×{train_set.side} images of {train_set.channels} "
+                         "channel(s); --image-size and --channels read folders of image files, not arrays")
 
 
-def denoise(noisy_path: str, model_path: str, out_path: str | None, truth_path: str | None, outputs: Outputs) -> dict:
+def reconstruct(data_path: str, model_path: str, out_path: str | None, outputs: Outputs,
+                skip_unreadable: bool = False) -> dict:
+    """Write each image decoded from its latent mean (the input's own shape, or a PNG per image in a folder); print
+    MSE, PSNR and SSIM against it."""
+    return _decode_to_file(data_path, model_path, out_path or RECONSTRUCTED_FILE, None, outputs, skip_unreadable)
+
+
+def denoise(noisy_path: str, model_path: str, out_path: str | None, truth_path: str | None, outputs: Outputs,
+            skip_unreadable: bool = False) -> dict:
     """Write the denoised images; print MSE, PSNR and SSIM against --truth (the clean images) or else the input."""
-    return _decode_to_file(noisy_path, model_path, out_path or DENOISED_FILE, truth_path, outputs)
+    return _decode_to_file(noisy_path, model_path, out_path or DENOISED_FILE, truth_path, outputs, skip_unreadable)
 
 
-def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Outputs) -> dict:
-    check_writable(out_path, (".npz", ".npy"))
+def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Outputs, skip_unreadable: bool) -> dict:
+    check_writable(out_path, (".npz", ".npy"), folders=True)
     model, record = load_autoencoder(model_path)
-    image_set = load_images_for(model, data_path, model_path)
+    image_set = load_images_for(model, data_path, model_path, skip_unreadable=skip_unreadable, outputs=outputs)
     truth = image_set
     if truth_path:
-        truth = load_images_for(model, truth_path, model_path)
+        truth = load_images_for(model, truth_path, model_path, skip_unreadable=skip_unreadable, outputs=outputs)
         if len(truth) != len(image_set):
             raise InputError(f"{truth_path}: has {len(truth)} images but {data_path} has {len(image_set)}")
     pairs = decoded_pairs(truth, decoded_batches(model, image_set))
@@ -125,55 +160,102 @@ def _compare_with_input(scores: dict, before: dict, record: dict, model_path: st
                     f"(SSIM {scores['ssim']:.4f} against {before['ssim']:.4f})")
 
 
-def generate(model_path: str, count: int, out_path: str | None, seed: int, outputs: Outputs) -> np.ndarray:
-    """Write ``count`` new images decoded from the prior (TRAIN's shape each), and a PNG grid of the first 100."""
+def generate(model_path: str, count: int, out_path: str | None, seed: int, outputs: Outputs, sampler: str | None = None,
+             against: str | None = None, reference_path: str | None = None) -> dict:
+    """Write ``count`` new images decoded from draws of ``sampler`` (TRAIN's shape each; or a PNG each in a folder),
+    and a PNG grid of the first 100 beside them; with ``against`` (a set of real images) and a reference network,
+    print the samples' Fréchet distance and precision/recall against it. The scores, if any."""
     out_path = out_path or SAMPLES_FILE
-    picture = os.path.splitext(out_path)[0] + ".png"
-    if count > MAX_SAMPLES:
-        raise InputError(f"N {count:,}: at most {MAX_SAMPLES:,} samples at a time")
-    check_writable(out_path, (".npz", ".npy"))  # so the grid beside it (.png) is never the same file
+    folder = is_folder_output(out_path)
+    picture = (out_path.rstrip("/" + os.sep) if folder else os.path.splitext(out_path)[0]) + ".png"
+    if not 1 <= count <= MAX_SAMPLES:
+        raise InputError(f"N {count:,}: from 1 to {MAX_SAMPLES:,} samples at a time")
+    if against and not reference_path:
+        raise InputError("--against: give --reference REF.pth too, the network whose features the samples are "
+                         "judged in (vae.py reference TRAIN REF.pth makes one)")
+    check_writable(out_path, (".npz", ".npy"), folders=True)  # so the grid beside it (.png) is never the same file
     check_writable(picture)
-    model, _ = load_autoencoder(model_path)
-    if not model.variational:
-        raise InputError(f"{model_path}: is a plain autoencoder (--model ae), which has no prior to sample; "
-                         "fit a VAE (--model vae) to generate")
-    generator = torch.Generator().manual_seed(seed)
+    model, record = load_autoencoder(model_path)
+    sampler = sampler or default_sampler(model)
     config = model.config
-    samples = np.empty((count, config.channels * 28 * 28), dtype=np.float32)
-    for start in range(0, count, BATCH):
-        samples[start:start + BATCH] = model.generate(min(BATCH, count - start), generator).flatten(1).numpy()
-    write_array(out_path, in_layout(samples, config.sample_shape))
+    judge = against and judged_against(against, reference_path, model, model_path, outputs)
+    samples = decode_draws(model, latent_draws(model, sampler, count, seed, record, model_path))
+    if folder:
+        write_pictures(out_path, picture_names(count), samples, config.channels)
+    else:
+        write_array(out_path, in_layout(samples, config.sample_shape))
     from vae.core.plots import save  # matplotlib: about a second of start-up
     from vae.family.figures import samples_figure
 
-    save(samples_figure(samples[:100], config.channels), picture)
+    save(samples_figure(samples[:100], config.channels, sampler), picture)
     shape = "×".join(map(str, config.sample_shape))
-    outputs.say(f"wrote {out_path}: {count} samples of shape {shape}, and {picture}")
-    return samples
+    outputs.say(f"wrote {out_path}: {count} samples of shape {shape} from the {sampler}, and {picture}")
+    if not judge:
+        return {}
+    scores = judge(samples)
+    outputs.say(f"against {against}, in the features of {reference_path}:\n" + format_scores(scores))
+    return scores
 
 
-def classify(data_path: str, model_path: str, out_path: str | None, outputs: Outputs) -> dict | None:
-    """Write the head's class for each image (header Predicted_Label, input order); print scores when DATA has
-    labels."""
+def judged_against(real_path: str, reference_path: str, model, model_path: str, outputs: Outputs):
+    """A function scoring samples against the real images of ``real_path`` in the reference network's features,
+    once both files are read and checked against the model."""
+    reference = load_reference(reference_path)
+    shape = (model.config.image_size, model.config.channels)
+    if (reference.config.image_size, reference.config.channels) != shape:
+        raise InputError(f"{reference_path}: takes {reference.config.image_size}×{reference.config.image_size} "
+                         f"images of {reference.config.channels} channel(s), but {model_path} makes "
+                         f"{shape[0]}×{shape[0]} of {shape[1]}")
+    real = load_images_for(model, real_path, model_path, outputs=outputs)
+    real_features = real.map_batches(lambda batch: features(reference, batch), FEATURES, BATCH)
+    return lambda samples: sample_scores(real_features, features(reference, samples))
+
+
+def classify(data_path: str, model_path: str, out_path: str | None, outputs: Outputs,
+             skip_unreadable: bool = False) -> dict | None:
+    """Write the head's class for each image (header Predicted_Label, input order; File,Predicted_Label for a folder
+    of images); print scores when DATA has labels."""
     out_path = out_path or PREDICTIONS_FILE
     check_writable(out_path, (".csv",))
     model, _ = load_autoencoder(model_path)
     if model.head is None:
         raise InputError(f"{model_path}: has no classifier head; fit it with --head")
-    image_set = load_images_for(model, data_path, model_path, labels="optional")
+    image_set = load_images_for(model, data_path, model_path, labels="optional", skip_unreadable=skip_unreadable,
+                                outputs=outputs)
     with torch.no_grad():
         indices = model.classify(torch.from_numpy(encode_set(model, image_set))).argmax(dim=1).numpy()
-    predicted = np.array(model.config.head_classes)[indices]
-    atomic_write(out_path, lambda handle: write_predictions(handle, predicted))
+    known = label_names(model.config, model.config.head_classes)
+    predicted = known[indices]
+    atomic_write(out_path, lambda handle: write_predictions(handle, predicted, image_set.files))
     outputs.say(f"wrote {out_path}: {len(predicted)} predictions")
     if image_set.labels is None:
         return None
-    unknown = ~np.isin(image_set.labels, model.config.head_classes)
+    truth = image_set.label_names()
+    unknown = ~np.isin(truth, known)
     if unknown.any():
-        classes = ", ".join(map(str, np.unique(image_set.labels[unknown])))
+        classes = ", ".join(np.unique(truth[unknown]))
         outputs.say(f"note: {unknown.sum():,} of {len(unknown):,} images belong to classes the model does not know "
                     f"({classes}); they count as misclassified below")
-    scores = {name: value for name, value in classification_scores(image_set.labels, predicted).items()
+    scores = {name: value for name, value in classification_scores(truth, predicted).items()
               if name in HEAD_SCORES}
     outputs.say(format_scores(scores))
     return scores
+
+
+def reference(train_path: str, reference_path: str, epochs: int, seed: int, device: str, outputs: Outputs,
+              reading: Reading = Reading()) -> float:
+    """Train the reference network on TRAIN's labels and write REF.pth; its training accuracy."""
+    check_writable(reference_path)
+    train_set = load_image_set(train_path, labels="required", rgb=True, reading=reading, quiet=outputs.quiet,
+                               say=outputs.say)
+    check_reading(train_set, reading, train_path)
+    if len(train_set.classes()) < 2:
+        raise InputError(f"{train_path}: its labels name only one class; the reference network needs at least two")
+    outputs.say(f"training the reference network on {len(train_set)} images of {len(train_set.classes())} classes "
+                f"from {train_path}, {counted(epochs, 'epoch')}, seed {seed}")
+    start = time.perf_counter()
+    network, accuracy = train_reference(train_set, epochs, seed, device, outputs.quiet)
+    seconds = time.perf_counter() - start
+    save_reference(reference_path, network, record_of(train_set, epochs, seed, accuracy, seconds))
+    outputs.say(f"trained in {seconds:.1f} s; training accuracy {accuracy:.4f}\nwrote {reference_path}")
+    return accuracy

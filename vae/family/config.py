@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from vae.core.data import IMAGE_SIDE
 
+SAMPLERS = ("prior", "mixture")  # where generate draws latent points from (vae/family/sampling.py)
+REFERENCE_EPOCHS = 10  # the reference network's training (vae/family/reference.py)
+
 # Where a setting applies: {setting: (the choice it depends on, the value that choice must have)}. fit refuses
 # such an option given otherwise, and a sweep drops such a knob from the cells it does not apply to.
 APPLIES_TO = {
@@ -34,13 +37,29 @@ class AutoencoderConfig:
     arch: str = "conv"  # "mlp" (widths by a rule, see vae/family/models/mlp.py) or "conv" (strided convolutions)
     latent_dim: int = 10
     channels: int = 1  # 1 (grey) or 3 (RGB), from TRAIN
+    image_size: int = IMAGE_SIDE  # the side S of the S×S images it takes (a folder's images are resized to it)
     sample_shape: tuple[int, ...] = (IMAGE_SIDE, IMAGE_SIDE)  # one TRAIN image as stored, for generate's output
     layers: int = 3  # mlp: layers from the input down to the latent
-    conv_channels: tuple[int, ...] = (32, 64)  # conv: channels after each stride-2 convolution
+    conv_channels: tuple[int, ...] = ()  # conv: channels after each stride-2 convolution; (): from the image side
     conv_hidden: int = 256  # conv: a dense layer between the last feature map and the latent
     sparse: bool = False  # ae: the code is a sigmoid, for the sparsity penalty (--sparsity)
     head_classes: tuple[int, ...] = ()  # the classifier head's labels, in its output order; () for none
+    class_names: tuple[str, ...] = ()  # a folder's class names, which the labels index; () for numbered labels
     head_hidden: int = 64
+
+
+# What a file written before a field existed means by its absence (vae.core.checkpoint.config_from_dict).
+OLDER_MODELS = {"image_size": IMAGE_SIDE, "class_names": ()}
+
+
+def conv_widths(side: int) -> tuple[int, ...]:
+    """The conv body's channels for S×S images: stride-2 layers until the map is at most 8 wide (28 -> 14 -> 7,
+    64 -> 8, 128 -> 8), 32 channels doubling each layer up to 256: (32, 64) at 28, as before sizes were free."""
+    widths = []
+    while side > 8 or not widths:
+        side //= 2
+        widths.append(min(32 * 2 ** len(widths), 256))
+    return tuple(widths)
 
 
 @dataclass
@@ -62,6 +81,8 @@ class FitConfig:
     ssim_weight: float = 1000.0  # weight of (1 - SSIM) next to the pixel BCE (summed over pixels)
     # the stored anomaly threshold: this quantile of the training images' scores (vae/family/anomaly.py)
     anomaly_quantile: float = 0.95
+    # the mixture of the training latents stored for generate --sampler mixture (vae/family/sampling.py)
+    sampler_components: int = 10
     seed: int = 0
     device: str = "auto"
     # "bf16": forward passes and losses under bfloat16 autocast. On an H100 it was 1.23x faster per epoch

@@ -1,7 +1,8 @@
 """The family's figures: what ``fit`` draws, the anomaly scores' histogram and the sweep's curves."""
 
+from dataclasses import replace
+
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -9,39 +10,39 @@ from vae.core import plots
 from vae.core.data import ImageSet
 from vae.family.config import FitConfig
 from vae.family.inference import decode_set, encode_set, for_display
+from vae.family.sampling import decode_draws, default_sampler, latent_draws
 
 
-def samples_figure(samples: np.ndarray, channels: int) -> Figure:
-    """(N, C·784) samples as a grid of images."""
-    return plots.image_grid(for_display(samples, channels), "samples from the prior")
+def samples_figure(samples: np.ndarray, channels: int, sampler: str) -> Figure:
+    """(N, C·S·S) samples as a grid of images."""
+    return plots.image_grid(for_display(samples, channels), f"samples from the {sampler}")
 
 
-def draw_fit_plots(model, train_set: ImageSet, history, fit_config: FitConfig, plots_dir: str) -> list[str]:
-    """reconstructions.png (noisy inputs too for a denoising model), latent_scatter.png, samples.png (VAE),
-    loss_curves.png."""
+def draw_fit_plots(model, record: dict, train_set: ImageSet, history, fit_config: FitConfig,
+                   plots_dir: str) -> list[str]:
+    """reconstructions.png (noisy inputs too for a denoising model), latent_scatter.png, samples.png (a VAE's from
+    its prior, an AE's from its mixture), loss_curves.png."""
     channels = model.config.channels
-    labels = train_set.labels
-    shown = ImageSet(train_set.path, train_set.pixels[:20], None if labels is None else labels[:20],
-                     train_set.stored_shape, channels)
+    names = None if train_set.labels is None else train_set.label_names()
+    shown = train_set.first(20)
     originals = shown.images()
     inputs = originals
     if fit_config.noise:
         rng = np.random.default_rng(fit_config.seed)
         inputs = np.clip(originals + rng.normal(0, fit_config.noise, originals.shape), 0, 1).astype(np.float32)
-    decoded = decode_set(model, ImageSet(shown.path, inputs, None, shown.stored_shape, channels))
+    decoded = decode_set(model, replace(shown, pixels=inputs))
     noisy = for_display(inputs, channels) if fit_config.noise else None
-    sample = ImageSet(train_set.path, train_set.pixels[:5000], None, train_set.stored_shape, channels)
     figures = {
         "reconstructions.png": plots.reconstructions(for_display(originals, channels), for_display(decoded, channels),
-                                                     shown.labels, noisy=noisy,
+                                                     None if names is None else names[:20], noisy=noisy,
                                                      title="the first training images and their reconstructions"),
-        "latent_scatter.png": plots.latent_projection(encode_set(model, sample),
-                                                      None if labels is None else labels[:5000]),
+        "latent_scatter.png": plots.latent_projection(encode_set(model, train_set.first(5000)),
+                                                      None if names is None else names[:5000]),
         "loss_curves.png": plots.loss_curves(history),
     }
-    if model.variational:
-        samples = model.generate(100, torch.Generator().manual_seed(fit_config.seed)).flatten(1).numpy()
-        figures["samples.png"] = samples_figure(samples, channels)
+    sampler = default_sampler(model)
+    samples = decode_draws(model, latent_draws(model, sampler, 100, fit_config.seed, record, "the model"))
+    figures["samples.png"] = samples_figure(samples, channels, sampler)
     return plots.save_all(figures, plots_dir)
 
 
@@ -74,6 +75,15 @@ def sweep_curves(curves: dict[str, np.ndarray]) -> Figure:
     axis.set_yscale("log")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def samples_side_by_side(grids: dict[str, np.ndarray], channels: int) -> Figure:
+    """Each sweep cell's samples (N, C·S·S) as a small grid, the cells side by side, each titled with its name."""
+    figure = Figure(figsize=(2.6 * len(grids), 3.0))
+    for axis, (name, samples) in zip(figure.subplots(1, len(grids), squeeze=False)[0], grids.items()):
+        plots.show_picture(axis, plots.tiled(for_display(samples, channels)), name.replace(" ", "\n"), fontsize=8)
     figure.tight_layout()
     return figure
 

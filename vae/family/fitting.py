@@ -17,13 +17,14 @@ the head's few examples of a rare class stand for more than themselves.
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from vae.core.data import ImageSet, release_pages, to_unit_float
-from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.config import AutoencoderConfig, FitConfig, conv_widths
 from vae.family.models import Autoencoder
 from vae.nn import distributed
 from vae.nn.losses import image_similarity, kl_divergence, pixel_loss, sparsity_penalty
@@ -49,6 +50,17 @@ class BatchReader:
         return torch.from_numpy(batch).to(self.device)
 
 
+def shaped_for(config: AutoencoderConfig, train_set: ImageSet, head: bool, sparse: bool) -> AutoencoderConfig:
+    """The network's settings fitted to TRAIN: its channels, side and stored shape, the conv body for that side,
+    the head's classes and their names (a folder's class folders), a sigmoid code for a sparse AE."""
+    return replace(
+        config, channels=train_set.channels, image_size=train_set.side, sample_shape=train_set.stored_shape[1:],
+        conv_channels=config.conv_channels or conv_widths(train_set.side), sparse=sparse,
+        head_classes=tuple(int(label) for label in train_set.classes()) if head else (),
+        class_names=train_set.class_names or (),
+    )
+
+
 def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fit: FitConfig,
                     labels: np.ndarray | None = None,
                     quiet: bool = False) -> tuple[Autoencoder, list[EpochStats]]:
@@ -60,7 +72,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
     seed_everything(fit.seed)
     device = distributed.start(resolve_device(fit.device))
     mapped = isinstance(images, ImageSet)
-    model = Autoencoder(config, side=images.tensor_shape()[-1] if mapped else images.shape[-1]).to(device)
+    model = Autoencoder(config).to(device)
     if config.arch == "conv":  # oneDNN's convolutions run 7% faster per epoch on channels-last weights (docs/family.md)
         model = model.to(memory_format=torch.channels_last)
     data = BatchReader(images, device) if mapped else torch.from_numpy(images).to(device)

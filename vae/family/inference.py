@@ -4,13 +4,15 @@ Every pass over a set reads its images a batch at a time (ImageSet.batches), so 
 large sets: :func:`encode_set` gathers the latent means, :func:`passes` yields means and decodings.
 """
 
+import math
+
 import numpy as np
 import torch
 
 from vae.core import checkpoint
-from vae.core.data import ImageSet, in_layout, load_image_set
+from vae.core.data import ImageSet, Reading, in_layout, load_image_set
 from vae.core.errors import InputError, first_line
-from vae.family.config import AutoencoderConfig
+from vae.family.config import OLDER_MODELS, AutoencoderConfig
 from vae.family.models import Autoencoder
 
 BATCH = 1024  # images per inference pass
@@ -21,7 +23,7 @@ def load_autoencoder(path: str) -> tuple[Autoencoder, dict]:
     (vae.core.checkpoint)."""
     raw, state, record = checkpoint.read_checkpoint(path, checkpoint.FAMILY_FORMAT, "family model")
     try:
-        model = Autoencoder(checkpoint.config_from_dict(AutoencoderConfig, raw))
+        model = Autoencoder(checkpoint.config_from_dict(AutoencoderConfig, raw, OLDER_MODELS))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise InputError(f"{path}: damaged model configuration ({first_line(error)})") from None
     if not all(np.all(np.isfinite(value)) for value in state.values()):
@@ -33,13 +35,27 @@ def load_autoencoder(path: str) -> tuple[Autoencoder, dict]:
     return model.eval(), record
 
 
-def load_images_for(model: Autoencoder, path: str, model_path: str, labels: str = "ignored") -> ImageSet:
-    """An image set for a fitted model: its channel count must be the one the model was fitted on."""
-    image_set = load_image_set(path, labels=labels, rgb=True)
-    if image_set.channels != model.config.channels:
+def load_images_for(model: Autoencoder, path: str, model_path: str, labels: str = "ignored",
+                    skip_unreadable: bool = False, outputs=None) -> ImageSet:
+    """An image set for a fitted model, at its side and channels: a folder's images are read so (resized, grey
+    or RGB as the model's); arrays must have them already."""
+    config = model.config
+    reading = Reading(config.image_size, config.channels, skip_unreadable)
+    image_set = load_image_set(path, labels=labels, rgb=True, reading=reading, quiet=outputs is None or outputs.quiet,
+                               say=outputs and outputs.say)
+    if image_set.channels != config.channels:
         raise InputError(f"{path}: has {image_set.channels}-channel images but {model_path} was fitted on "
-                         f"{model.config.channels}-channel images")
+                         f"{config.channels}-channel images")
+    if image_set.side != config.image_size:
+        raise InputError(f"{path}: has {image_set.side}×{image_set.side} images but {model_path} was fitted on "
+                         f"{config.image_size}×{config.image_size} (a folder of image files is resized to fit)")
     return image_set
+
+
+def label_names(config: AutoencoderConfig, labels) -> np.ndarray:
+    """Labels as a model names them, (N,) str: its class folders' names, else the numbers themselves."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return np.array(config.class_names)[labels] if config.class_names else labels.astype(str)
 
 
 def _means(model: Autoencoder, image_set: ImageSet, batch: np.ndarray) -> torch.Tensor:
@@ -80,5 +96,6 @@ def decoded_pairs(truth: ImageSet, decoded):
 
 
 def for_display(images: np.ndarray, channels: int) -> np.ndarray:
-    """(N, C·784) images as matplotlib shows them: (N, 28, 28) grey or (N, 28, 28, 3) RGB."""
-    return in_layout(images, (28, 28) if channels == 1 else (28, 28, channels))
+    """(N, C·S·S) images as matplotlib and PNG files show them: (N, S, S) grey or (N, S, S, 3) RGB."""
+    side = math.isqrt(images.shape[1] // channels)
+    return in_layout(images, (side, side) if channels == 1 else (side, side, channels))

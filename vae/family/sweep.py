@@ -12,11 +12,12 @@ those files.
 
 Scores on the held-out fold: BCE (per pixel), MSE, L1 and SSIM of the reconstructions; the
 silhouette of the latent means grouped by TRAIN's labels, when it has them (how well the latent
-clusters by class; scikit-learn's, Euclidean); with a head, its accuracy and macro P/R/F1.
+clusters by class; scikit-learn's, Euclidean); with a head, its accuracy and macro P/R/F1; and for every
+cell, the Fréchet distance and precision/recall of as many samples as the fold has images (a VAE's from its
+prior, an AE's from the mixture of its training latents; the same seed for every cell) against the fold, in
+the features of a reference network (vae/family/reference.py).
 """
 
-import csv
-import io
 import itertools
 import json
 import os
@@ -31,17 +32,20 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from tqdm import tqdm
 
 from vae.core.checkpoint import plain
-from vae.core.data import ImageSet, load_image_set
+from vae.core.data import ImageSet, Reading, load_image_set
 from vae.core.errors import InputError
 from vae.core.io import atomic_write
 from vae.core.metrics import classification_scores, per_image_scores
 from vae.core.report import Outputs
-from vae.family.config import AutoencoderConfig, FitConfig, applies
-from vae.family.fitting import fit_autoencoder
-from vae.family.inference import passes
+from vae.family.config import REFERENCE_EPOCHS, AutoencoderConfig, FitConfig, applies
+from vae.family.fitting import fit_autoencoder, shaped_for
+from vae.family.inference import encode_set, passes
+from vae.family.reference import features, load_reference, sample_scores, save_reference, train_reference
+from vae.family.sampling import decode_draws, default_sampler, fit_mixture, latent_draws
+from vae.family.sweep_summary import METRICS, cell_name, samples_path, slug, write_outputs
 
-METRICS = ("bce", "mse", "l1", "ssim", "silhouette", "accuracy", "precision_macro", "recall_macro", "f1_macro")
-LOWER_IS_BETTER = {"bce", "mse", "l1"}
+SHOWN_SAMPLES = 36  # each cell's first fold keeps this many samples for the figure of them side by side
+
 
 
 def cells(grid: dict[str, list], config: AutoencoderConfig, fit: FitConfig) -> list[dict]:
@@ -57,23 +61,20 @@ def cells(grid: dict[str, list], config: AutoencoderConfig, fit: FitConfig) -> l
     return list(unique.values())
 
 
-def cell_name(cell: dict) -> str:
-    words = (f"{knob.replace('_', '-')}={value:g}" if isinstance(value, float) else f"{knob.replace('_', '-')}={value}"
-             for knob, value in cell.items())
-    return " ".join(words) or "defaults"
-
-
 def cell_configs(cell: dict, config: AutoencoderConfig, fit: FitConfig) -> tuple[AutoencoderConfig, FitConfig]:
-    """The base configurations with the cell's knobs set (each knob names a field of one of them)."""
+    """The base configurations with the cell's knobs set (each knob names a field of one of them); a cell with
+    --sparsity has a sparse code, as fit gives it."""
     network_fields = {field.name for field in fields(AutoencoderConfig)}
     network = {name: value for name, value in cell.items() if name in network_fields}
-    training = {name: value for name, value in cell.items() if name not in network}
-    return replace(config, **network), replace(fit, **training)
+    training = replace(fit, **{name: value for name, value in cell.items() if name not in network})
+    return replace(config, **network, sparse=bool(training.sparsity)), training
 
 
 def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np.ndarray, config: AutoencoderConfig,
-             fit: FitConfig) -> dict:
-    """Fit on images[train_index], score on images[test_index]; the scores and the per-epoch losses."""
+             fit: FitConfig, reference=None) -> dict:
+    """Fit on images[train_index], score on images[test_index]; the scores and the per-epoch losses. With a
+    ``reference`` network, also the samples' Fréchet distance and precision/recall against the held-out fold
+    (as many samples as it has images, from the model's default sampler), and the first of those samples."""
     torch.set_num_threads(1)
     targets = None if labels is None or not config.head_classes else np.searchsorted(config.head_classes, labels)
     start = time.perf_counter()
@@ -81,7 +82,7 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
                                      None if targets is None else targets[train_index], quiet=True)
     seconds = time.perf_counter() - start
     held_out = torch.from_numpy(images[test_index])
-    fold = ImageSet("held-out fold", held_out.flatten(1).numpy(), None, tuple(held_out.shape), config.channels)
+    fold = as_set("held-out fold", images[test_index], config)
     means, decodings = zip(*passes(model, fold))
     latent, logits = torch.cat(means), torch.cat(decodings)
     with torch.no_grad():
@@ -97,18 +98,33 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
             predicted = np.asarray(config.head_classes)[model.classify(latent).argmax(dim=1).numpy()]
             head = classification_scores(labels[test_index], predicted)
             scores.update({name: head[name] for name in METRICS if name in head})
-    return {"scores": scores, "epochs_loss": [stats.loss for stats in history], "fit_seconds": seconds}
+    result = {"scores": scores, "epochs_loss": [stats.loss for stats in history], "fit_seconds": seconds}
+    if reference is not None:
+        sampler = default_sampler(model)
+        record = {"sampler": fit_mixture(encode_set(model, as_set("training folds", images[train_index], config)),
+                                         min(fit.sampler_components, len(train_index)), fit.seed)}
+        samples = decode_draws(model, latent_draws(model, sampler, len(test_index), fit.seed, record, "a cell's model"))
+        scores.update(sample_scores(features(reference, fold.pixels), features(reference, samples)))
+        result.update(sampler=sampler, samples=np.round(samples[:SHOWN_SAMPLES] * 255).astype(np.uint8))
+    return result
+
+
+def as_set(name: str, images: np.ndarray, config: AutoencoderConfig) -> ImageSet:
+    """(N, C, S, S) images in memory as an image set, for the batched passes of vae/family/inference.py."""
+    return ImageSet(name, images.reshape(len(images), -1), None, images.shape, config.channels, config.image_size)
 
 
 def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit: FitConfig, head: bool, folds: int,
-          jobs: int | None, out: str, outputs: Outputs) -> list[dict]:
+          jobs: int | None, out: str, outputs: Outputs, reading: Reading = Reading(),
+          reference_path: str | None = None) -> list[dict]:
     """Run every (cell, fold) not already in OUT/folds/, then write results.csv, summary.md and the figures; the
-    rows."""
-    train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True)
+    rows. TRAIN is arrays, or a folder of images read as ``reading`` says. Samples are judged in the features of
+    the reference network ``reference_path``, else of one trained on TRAIN's labels (OUT/reference.pth)."""
+    train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True, reading=reading,
+                               quiet=outputs.quiet, say=outputs.say)
     if len(train_set) < 2 * folds:
         raise InputError(f"{train_path}: {len(train_set)} images are too few for {folds} folds")
-    config = replace(config, channels=train_set.channels, sample_shape=train_set.stored_shape[1:],
-                     head_classes=tuple(int(label) for label in train_set.classes()) if head else ())
+    config = shaped_for(config, train_set, head, sparse=False)  # each cell's own --sparsity decides (cell_configs)
     smallest_class = np.bincount(np.searchsorted(config.head_classes, train_set.labels)).min() if head else 0
     if head and (len(config.head_classes) < 2 or smallest_class < folds):
         raise InputError(f"{train_path}: a head needs at least two classes, each with at least {folds} images (one "
@@ -118,13 +134,14 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
         os.makedirs(os.path.join(out, "folds"), exist_ok=True)
     except OSError as error:
         raise InputError(f"--out {out}: cannot make the folder ({error.strerror or error})") from None
+    reference, reference_path = sweep_reference(train_set, reference_path, out, fit, outputs)
     images = train_set.images().reshape(-1, *train_set.tensor_shape())
     splitter = StratifiedKFold(folds, shuffle=True,
                                random_state=fit.seed) if head else KFold(folds, shuffle=True, random_state=fit.seed)
     splits = list(splitter.split(images, train_set.labels if head else None))
     jobs = jobs or os.cpu_count() or 1
     done, pending = finished_fits(todo, folds, out, lambda cell: plain(
-        {"train": os.path.abspath(train_path), "folds": folds,
+        {"train": os.path.abspath(train_path), "folds": folds, "reference": reference_path,
          **dict(zip(("network", "fit"), map(asdict, cell_configs(cell, config, fit))))}))
     outputs.say(f"sweep: {len(todo)} cells x {folds} folds of {len(train_set)} images from {train_path}; "
                 f"{len(done)} fits already in {out}, {len(pending)} to run, "
@@ -135,8 +152,11 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
               disable=True if outputs.quiet else None) as bar:
         runner = Parallel(n_jobs=min(jobs, max(len(pending), 1)), return_as="generator_unordered")
         for result in runner(delayed(fold_job)(images, train_set.labels, splits[fold], cell, fold, settings, config,
-                                               fit)
+                                               fit, reference)
                              for cell, fold, settings in pending):
+            kept = result.pop("samples", None)
+            if kept is not None and result["fold"] == 0:
+                np.save(samples_path(out, result["knobs"]), kept)
             path = fold_path(out, result["knobs"], result["fold"])
             atomic_write(path, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
             done[(result["cell"], result["fold"])] = result
@@ -144,7 +164,7 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
             if remaining[result["cell"]] == 0:
                 bar.update()
     rows = [done[(cell_name(cell), fold)] for cell in todo for fold in range(folds)]
-    summary = write_outputs(rows, todo, grid, out)
+    summary = write_outputs(rows, todo, grid, out, config.channels)
     written = f"{os.path.join(out, 'results.csv')}, {os.path.join(out, 'summary.md')} and the figures"
     outputs.say(f"wrote {written}\n\n" + summary)
     return rows
@@ -168,15 +188,34 @@ def finished_fits(todo: list[dict], folds: int, out: str, settings_of) -> tuple[
 
 
 def fold_job(images, labels, split, cell: dict, fold: int, settings: dict, config: AutoencoderConfig,
-             fit: FitConfig) -> dict:
+             fit: FitConfig, reference=None) -> dict:
     """One (cell, fold) fit, as its JSON file holds it."""
-    result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit))
+    result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit), reference)
     return {"cell": cell_name(cell), "knobs": plain(cell), "fold": fold, "settings": settings, **result}
 
 
 def fold_path(out: str, cell: dict, fold: int) -> str:
-    slug = cell_name(cell).replace(" ", "_").replace("=", "-").replace("/", "-")
-    return os.path.join(out, "folds", f"{slug}_fold{fold}.json")
+    return os.path.join(out, "folds", f"{slug(cell)}_fold{fold}.json")
+
+
+def sweep_reference(train_set, reference_path: str | None, out: str, fit: FitConfig, outputs: Outputs):
+    """(the reference network the samples are judged in, its path): the one given; else OUT/reference.pth, trained
+    on TRAIN's labels the first time; (None, None) for an unlabelled TRAIN with none given."""
+    if reference_path is None and train_set.labels is None:
+        outputs.say("no generation scores: TRAIN has no labels to train a reference network on; give --reference "
+                    "REF.pth (vae.py reference)")
+        return None, None
+    if reference_path is None:
+        reference_path = os.path.join(out, "reference.pth")
+        if not os.path.exists(reference_path):
+            outputs.say(f"training the reference network that samples are judged in: {reference_path}")
+            network, _ = train_reference(train_set, REFERENCE_EPOCHS, fit.seed, fit.device, outputs.quiet)
+            save_reference(reference_path, network, {"train": train_set.path, "epochs": REFERENCE_EPOCHS})
+    reference = load_reference(reference_path)
+    if (reference.config.image_size, reference.config.channels) != (train_set.side, train_set.channels):
+        raise InputError(f"{reference_path}: takes {reference.config.image_size}×{reference.config.image_size} images "
+                         f"of {reference.config.channels} channel(s), not TRAIN's")
+    return reference, os.path.abspath(reference_path)
 
 
 def read_fold(path: str) -> dict | None:
@@ -187,53 +226,3 @@ def read_fold(path: str) -> dict | None:
     except (OSError, ValueError):
         return None
     return found if isinstance(found, dict) else None
-
-
-def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str) -> str:
-    """OUT/results.csv, OUT/summary.md and the figures from the fits' rows; the summary's text."""
-    from vae.core.plots import save_all  # matplotlib: about a second of start-up
-    from vae.family.figures import metrics_against, sweep_curves
-
-    metrics = [name for name in METRICS if any(name in row["scores"] for row in rows)]
-    knobs = list(grid)
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["cell", *(knob.replace("_", "-") for knob in knobs), "fold", *metrics, "fit_seconds"])
-    for row in rows:
-        writer.writerow([row["cell"], *(row["knobs"].get(knob, "") for knob in knobs), row["fold"],
-                         *(f"{row['scores'][name]:.6g}" if name in row["scores"] else "" for name in metrics),
-                         f"{row['fit_seconds']:.2f}"])
-    atomic_write(os.path.join(out, "results.csv"), lambda handle: handle.write(table.getvalue().encode()))
-    means = {cell_name(cell): cell_means(rows, cell_name(cell), metrics) for cell in todo}
-    summary = summary_table(means, metrics)
-    atomic_write(os.path.join(out, "summary.md"), lambda handle: handle.write((summary + "\n").encode()))
-    curves = {cell_name(cell): np.mean([row["epochs_loss"] for row in rows if row["cell"] == cell_name(cell)],
-                                       axis=0) for cell in todo}
-    figures = {"loss_curves.png": sweep_curves(curves)}
-    for knob in (knob for knob in knobs if len({cell.get(knob) for cell in todo}) > 1):
-        figures[f"metrics_vs_{knob.replace('_', '-')}.png"] = metrics_against(knob, todo, means, metrics, cell_name)
-    save_all(figures, out)
-    return summary
-
-
-def cell_means(rows: list[dict], name: str, metrics) -> dict[str, tuple[float, float]]:
-    """{metric: (mean, std)} over the cell's folds."""
-    own = [row["scores"] for row in rows if row["cell"] == name]
-    values = {metric: [scores[metric] for scores in own if metric in scores] for metric in metrics}
-    return {metric: (float(np.mean(found)), float(np.std(found))) for metric, found in values.items() if found}
-
-
-def summary_table(means: dict[str, dict], metrics: list[str]) -> str:
-    """One Markdown row per cell from its {metric: (mean, std)} over folds; the best cell of each column in bold."""
-    best = {}
-    for metric in metrics:
-        scored = [(summary[metric][0], name) for name, summary in means.items() if metric in summary]
-        best[metric] = (min if metric in LOWER_IS_BETTER else max)(scored)[1]
-    lines = ["| cell | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-    for name, summary in means.items():
-        cells_text = []
-        for metric in metrics:
-            text = "" if metric not in summary else f"{summary[metric][0]:.4f} ± {summary[metric][1]:.4f}"
-            cells_text.append(f"**{text}**" if best[metric] == name else text)
-        lines.append(f"| {name} | " + " | ".join(cells_text) + " |")
-    return "\n".join(lines)

@@ -26,7 +26,7 @@ class EpochStats:
     phase: str  # "vae" or "decoder" (train); "vae" or "ae" (fit)
     epoch: int
     loss: float
-    pixel: float
+    pixel: float | None  # None for a network without a reconstruction (the reference classifier)
     kl: float | None
     ssim: float | None
     seconds: float
@@ -39,7 +39,7 @@ class Phase:
 
     name: str
     parameters: list  # tensors, or Adam's parameter groups (a group may set its own peak ``lr``)
-    step: Callable  # step(indices) -> {"loss": minimised, "pixel": ..., other terms}, each a scalar tensor
+    step: Callable  # step(indices) -> {"loss": minimised, "pixel": ... (if any), other terms}, each a scalar tensor
     epochs: int
     batch_size: int
     lr: float
@@ -108,7 +108,7 @@ def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, star
         seen, *sums = distributed.summed([len(order), *(total.item() for total in totals.values())])
         means = {name: total / seen for name, total in zip(totals, sums)}
         extra = {name: means[name] for name in phase.shown if name in means}
-        stats = EpochStats(phase.name, epoch, means["loss"], means["pixel"], means.get("kl"), means.get("ssim"),
+        stats = EpochStats(phase.name, epoch, means["loss"], means.get("pixel"), means.get("kl"), means.get("ssim"),
                            time.perf_counter() - start, extra)
         history.append(stats)
         progress.set_postfix(phase=phase.name, epoch=f"{epoch}/{epochs}", loss=f"{stats.loss:.2f}")
@@ -118,7 +118,9 @@ def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, star
 
 
 def describe(stats: EpochStats, epochs: int) -> str:
-    text = f"{stats.phase:>7} epoch {stats.epoch:3d}/{epochs}  loss {stats.loss:8.3f}  pixel {stats.pixel:8.3f}"
+    text = f"{stats.phase:>7} epoch {stats.epoch:3d}/{epochs}  loss {stats.loss:8.3f}"
+    if stats.pixel is not None:
+        text += f"  pixel {stats.pixel:8.3f}"
     if stats.kl is not None:
         text += f"  kl {stats.kl:6.3f}"
     if stats.ssim is not None:

@@ -1,7 +1,7 @@
 """One autoencoder for the whole family: plain (AE) or variational (VAE), MLP or conv, sparse or not,
 with or without a classifier head on the latent mean.
 
-    images (B, C, 28, 28) -> encoder -> mu (and logvar for a VAE) -> latent -> decoder -> pixel logits
+    images (B, C, S, S) -> encoder -> mu (and logvar for a VAE) -> latent -> decoder -> pixel logits
                                          mu -> head -> class logits
 
 A VAE samples its latent by reparameterisation while training and decodes its mean otherwise; an
@@ -11,7 +11,7 @@ probability the sparsity penalty can hold near a target).
 
 import torch
 
-from vae.family.config import AutoencoderConfig
+from vae.family.config import AutoencoderConfig, conv_widths
 from vae.family.models.conv import ConvDecoder, ConvEncoder
 from vae.family.models.heads import ClassifierHead
 from vae.family.models.mlp import MLPDecoder, MLPEncoder
@@ -22,20 +22,20 @@ MODELS = ("vae", "ae")
 
 
 class Autoencoder(LatentModel):
-    def __init__(self, config: AutoencoderConfig, side: int = 28):
+    def __init__(self, config: AutoencoderConfig):
         super().__init__()
         if config.arch not in ARCHITECTURES or config.model not in MODELS:
             raise ValueError(f"unknown network {config.model}/{config.arch}")
         self.config = config
+        side, conv_channels = config.image_size, config.conv_channels or conv_widths(config.image_size)
         out = 2 * config.latent_dim if config.model == "vae" else config.latent_dim
         if config.arch == "mlp":
             input_dim = config.channels * side * side
             self.encoder = MLPEncoder(input_dim, config.latent_dim, config.layers, out)
             self.decoder = MLPDecoder(input_dim, config.latent_dim, config.layers, (config.channels, side, side))
         else:
-            self.encoder = ConvEncoder(config.channels, side, config.conv_channels, config.conv_hidden, out)
-            self.decoder = ConvDecoder(config.channels, side, config.conv_channels, config.conv_hidden,
-                                       config.latent_dim)
+            self.encoder = ConvEncoder(config.channels, side, conv_channels, config.conv_hidden, out)
+            self.decoder = ConvDecoder(config.channels, side, conv_channels, config.conv_hidden, config.latent_dim)
         self.head = ClassifierHead(config.latent_dim, config.head_hidden,
                                    len(config.head_classes)) if config.head_classes else None
 
@@ -59,9 +59,3 @@ class Autoencoder(LatentModel):
     def classify(self, mu: torch.Tensor) -> torch.Tensor:
         """Class logits (B, classes) of latent means, in the order of ``config.head_classes``."""
         return self.head(mu)
-
-    @torch.no_grad()
-    def generate(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        """``count`` new images (count, C, H, W) in [0, 1], decoded from draws of the N(0, I) prior."""
-        latent = torch.randn(count, self.config.latent_dim, generator=generator)
-        return torch.sigmoid(self.decode(latent.to(next(self.parameters()).device)))

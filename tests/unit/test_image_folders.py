@@ -1,0 +1,116 @@
+"""Folders of image files, in-process: which files count, in which order, at which side and channels."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vae.core.data import Reading, load_image_set
+from vae.core.errors import InputError
+from vae.core.folders import decode, list_images
+
+from helpers import shapes
+
+
+def save(path, array, mode=None, **options):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode).save(path, **options)
+    return path
+
+
+def test_class_folders_give_sorted_files_labels_and_names_and_skip_the_rest(tmp_path):
+    images, _ = shapes(6)
+    for name in ("b/2.png", "b/1.jpg", "a/x/3.bmp", "a/0.tif", "a-b/5.png"):
+        save(tmp_path / name, images[0])
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    save(tmp_path / "a" / ".hidden.png", images[1])
+    save(tmp_path / ".cache" / "c.png", images[1])
+    listing = list_images(str(tmp_path))
+    assert listing.files == ["a-b/5.png", "a/0.tif", "a/x/3.bmp", "b/1.jpg", "b/2.png"]  # sorted relative paths
+    assert listing.classes == ("a", "a-b", "b") and listing.labels.tolist() == [1, 0, 0, 2, 2]
+
+
+def test_a_folder_reads_like_the_arrays_it_holds_and_keeps_names_and_files(tmp_path):
+    images, labels = shapes(12, seed=3)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        save(tmp_path / "set" / f"c{label}" / f"{index:02d}.png", image)
+    image_set = load_image_set(str(tmp_path / "set"), labels="required", rgb=True)
+    order = np.argsort([f"c{label}/{index:02d}.png" for index, label in enumerate(labels)])
+    np.testing.assert_array_equal(image_set.pixels, images[order].reshape(12, -1))
+    assert image_set.class_names == ("c3", "c5", "c7") and image_set.side == 28 and image_set.channels == 1
+    assert image_set.label_names().tolist() == [f"c{label}" for label in labels[order]]
+    assert image_set.files[0] == "c3/00.png" and image_set.mapped()
+
+
+def test_sizes_and_channels_come_from_the_images_or_from_reading(tmp_path):
+    images, _ = shapes(4)
+    for index, image in enumerate(images):
+        big = np.asarray(Image.fromarray(image).resize((56, 56)))
+        save(tmp_path / "rgb" / f"{index}.png", np.stack([big, big // 2, big], axis=-1))
+    found = load_image_set(str(tmp_path / "rgb"), rgb=True)
+    assert (found.side, found.channels, found.stored_shape) == (56, 3, (4, 3, 56, 56))
+    small = load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(side=28, channels=3))
+    assert small.tensor_shape() == (3, 28, 28)
+    with pytest.raises(InputError, match="a colour image, but grey"):
+        load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(side=28, channels=1))
+    save(tmp_path / "rgb" / "odd.png", images[0])
+    with pytest.raises(InputError, match="2 sizes .*--image-size"):
+        load_image_set(str(tmp_path / "rgb"), rgb=True)
+
+
+def test_sixteen_bit_grey_palette_and_grey_rgb_decode_as_eight_bit_grey(tmp_path):
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    deep = decode(str(save(tmp_path / "deep.png", ramp)), 64, 1)
+    assert deep.dtype == np.uint8 and deep.min() == 0 and deep.max() == 255
+    grey = (np.arange(32 * 32) % 256).reshape(32, 32).astype(np.uint8)
+    as_rgb = save(tmp_path / "rgb.png", np.stack([grey] * 3, axis=-1))
+    np.testing.assert_array_equal(decode(str(as_rgb), 32, 1), grey)  # equal channels: a grey image
+    palette = Image.fromarray(grey).convert("P")
+    palette.save(tmp_path / "p.png")
+    assert decode(str(tmp_path / "p.png"), 32, 1).shape == (32, 32)
+    assert decode(str(tmp_path / "rgb.png"), 16, 3).shape == (3, 16, 16)  # resized, as RGB
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({}, "holds no image files"),
+    ({"readme.txt": None}, "holds no image files"),
+    ({"loose.png": 1, "a/x.png": 1}, "both at its top and in subfolders"),
+    ({"a/x.png": 1, "b/readme.txt": None}, "a class folder without image files"),
+])
+def test_folders_that_are_no_set_are_refused_in_one_line(tmp_path, layout, message):
+    root = tmp_path / "set"
+    root.mkdir()
+    for name, content in layout.items():
+        if content is None:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text("text")
+        else:
+            save(root / name, shapes(1)[0][0])
+    with pytest.raises(InputError, match=message):
+        load_image_set(str(root), rgb=True)
+
+
+def test_an_unreadable_image_stops_the_reading_or_is_left_out(tmp_path):
+    images, labels = shapes(6)
+    for index, image in enumerate(images):
+        save(tmp_path / "set" / f"{index}.png", image)
+    whole = (tmp_path / "set" / "2.png").read_bytes()
+    (tmp_path / "set" / "2.png").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match="2.png: not a readable image .*--skip-unreadable"):
+        load_image_set(str(tmp_path / "set"), rgb=True, reading=Reading(side=28, channels=1))
+    said = []
+    kept = load_image_set(str(tmp_path / "set"), rgb=True, reading=Reading(28, 1, skip_unreadable=True),
+                          say=said.append)
+    assert len(kept) == 5 and "2.png" not in kept.files and "left out 1 unreadable" in said[0]
+
+
+def test_worker_processes_read_a_folder_as_this_process_does(tmp_path, monkeypatch):
+    from vae.core import folders
+
+    images, labels = shapes(150, seed=4)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        save(tmp_path / "set" / str(label) / f"{index:03d}.png", image)
+    alone = load_image_set(str(tmp_path / "set"), rgb=True)
+    monkeypatch.setattr(folders, "PARALLEL_FROM", 1)  # as for a large folder: one worker process per core
+    shared = load_image_set(str(tmp_path / "set"), rgb=True)
+    np.testing.assert_array_equal(alone.pixels, shared.pixels)
+    assert alone.files == shared.files and np.array_equal(alone.labels, shared.labels)
