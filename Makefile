@@ -74,6 +74,8 @@ bench: install $(VENV)/.installed-bench
 	$(PY) -m bench.distributed
 	$(PY) -m bench.search
 	$(PY) -m bench.memory
+	$(PY) -m bench.folders
+	$(PY) -m bench.generation
 
 ablation: install
 	$(PY) -m bench.ablation --seeds 0
