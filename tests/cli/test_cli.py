@@ -145,13 +145,13 @@ NO_TORCH = """
 import sys
 from vae.cli import main
 code = main(sys.argv[1:])
-heavy = [name for name in ("torch", "matplotlib", "sklearn") if name in sys.modules]
+heavy = [name for name in ("torch", "matplotlib", "sklearn", "PIL", "joblib") if name in sys.modules]
 print("imported:", heavy)
 sys.exit(code)
 """
 
 
-def test_test_classifier_starts_without_torch_matplotlib_or_sklearn(trained, shape_sets, tmp_path):
+def test_test_classifier_starts_without_torch_matplotlib_sklearn_or_pillow(trained, shape_sets, tmp_path):
     result = subprocess.run([sys.executable, "-c", NO_TORCH, shape_sets["test"], "test_classifier", trained["model"],
                              trained["mixture"], "--out", tmp_path / "v.csv"], capture_output=True, text=True,
                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT})

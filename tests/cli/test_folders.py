@@ -155,6 +155,14 @@ def test_ham10000_as_distributed_is_arranged_by_diagnosis(tmp_path):
     assert resized.returncode == 0 and Image.open(tmp_path / "small" / "nv" / "ISIC_0000003.png").size == (32, 32)
     missing = datasets("ham10000", "--images", "part_1", "--metadata", "meta.csv", "--out", "x", cwd=tmp_path)
     assert missing.returncode == 2 and "2 of its images are in none of" in missing.stderr
+    whole = (tmp_path / "part_2" / "ISIC_0000004.jpg").read_bytes()
+    (tmp_path / "part_2" / "ISIC_0000004.jpg").write_bytes(whole[:200])  # damaged: the last one arranged
+    damaged = datasets("ham10000", "--images", "part_1", "part_2", "--metadata", "meta.csv", "--out", "cut",
+                       "--image-size", "32", cwd=tmp_path)
+    assert damaged.returncode == 2 and "ISIC_0000004.jpg: not a readable image" in damaged.stderr
+    assert len(damaged.stderr.strip().splitlines()) == 1 and not (tmp_path / "cut").exists()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]  # no staging folder left behind
+    (tmp_path / "part_2" / "ISIC_0000004.jpg").write_bytes(whole)
     run_vae("fit", tmp_path / "ham", tmp_path / "m.pth", "--image-size", "16", "--head", "--epochs", "1",
             "--sampler-components", "2", "--no-plots", "--quiet", check=True)
     names = torch.load(tmp_path / "m.pth", weights_only=True)["config"]["class_names"]

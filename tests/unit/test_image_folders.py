@@ -7,6 +7,8 @@ from PIL import Image
 from vae.core.data import Reading, load_image_set
 from vae.core.errors import InputError
 from vae.core.folders import decode, list_images
+from vae.core.io import picture_names
+from vae.datasets.folders import pack_folder
 
 from helpers import shapes
 
@@ -50,8 +52,10 @@ def test_sizes_and_channels_come_from_the_images_or_from_reading(tmp_path):
     assert (found.side, found.channels, found.stored_shape) == (56, 3, (4, 3, 56, 56))
     small = load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(side=28, channels=3))
     assert small.tensor_shape() == (3, 28, 28)
-    with pytest.raises(InputError, match="a colour image, but grey"):
+    with pytest.raises(InputError, match="a colour image, but grey"):  # a grey model's test images
         load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(side=28, channels=1))
+    grey = load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(28, 1, colour_to_grey=True))  # fit asks
+    assert grey.tensor_shape() == (1, 28, 28)
     save(tmp_path / "rgb" / "odd.png", images[0])
     with pytest.raises(InputError, match="2 sizes .*--image-size"):
         load_image_set(str(tmp_path / "rgb"), rgb=True)
@@ -101,6 +105,42 @@ def test_an_unreadable_image_stops_the_reading_or_is_left_out(tmp_path):
     kept = load_image_set(str(tmp_path / "set"), rgb=True, reading=Reading(28, 1, skip_unreadable=True),
                           say=said.append)
     assert len(kept) == 5 and "2.png" not in kept.files and "left out 1 unreadable" in said[0]
+    (tmp_path / "set" / "3.png").write_bytes(b"")  # not even a header: the images' own size comes from the rest
+    with pytest.raises(InputError, match="3.png: not a readable image"):
+        load_image_set(str(tmp_path / "set"), rgb=True)
+    assert len(load_image_set(str(tmp_path / "set"), rgb=True, reading=Reading(skip_unreadable=True))) == 4
+
+
+def test_packing_nothing_readable_leaves_no_folder_and_a_repack_replaces_the_labels(tmp_path):
+    images, _ = shapes(4)
+    for index in range(3):
+        (tmp_path / "bad" / f"{index}.png").parent.mkdir(exist_ok=True)
+        (tmp_path / "bad" / f"{index}.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="not one of its images is readable"):
+        pack_folder(str(tmp_path / "bad"), str(tmp_path / "packed"), 28, 1, skip_unreadable=True, quiet=True)
+    assert not (tmp_path / "packed").exists()
+    for index, image in enumerate(images):
+        save(tmp_path / "classes" / f"c{index % 2}" / f"{index}.png", image)
+        save(tmp_path / "flat" / f"{index}.png", image)
+    pack_folder(str(tmp_path / "classes"), str(tmp_path / "packed"), quiet=True)
+    assert len(load_image_set(str(tmp_path / "packed"), labels="required", rgb=True)) == 4
+    pack_folder(str(tmp_path / "flat"), str(tmp_path / "packed"), quiet=True)
+    assert sorted(p.name for p in (tmp_path / "packed").iterdir()) == ["data.npy", "files.txt"]  # no stale labels
+    with pytest.raises(InputError, match="--image-size 0: must be from 8"):
+        pack_folder(str(tmp_path / "flat"), str(tmp_path / "other"), 0, quiet=True)
+
+
+def test_a_photo_stored_sideways_is_read_upright(tmp_path):
+    stored = np.zeros((16, 16), np.uint8)
+    stored[0] = 255  # its top row
+    exif = Image.Exif()
+    exif[0x0112] = 6  # to be shown turned a quarter clockwise
+    Image.fromarray(stored).save(tmp_path / "turned.png", exif=exif)
+    np.testing.assert_array_equal(decode(str(tmp_path / "turned.png"), 16, 1), np.rot90(stored, -1))
+
+
+def test_pictures_from_two_files_of_one_name_get_two_names():
+    assert picture_names(3, ("a/x.png", "a/x.jpg", "b.tif")) == ["a/x.png", "a/x.jpg.png", "b.png"]
 
 
 def test_worker_processes_read_a_folder_as_this_process_does(tmp_path, monkeypatch):

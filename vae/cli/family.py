@@ -67,6 +67,12 @@ SUBCOMMANDS = {
                   (("train", "TRAIN"), ("model_path", "REF.pth"))),
 }
 
+IMAGES_HELP = ".npz or .npy arrays, a packed folder, or a folder of image files (one subfolder per class: labels)"
+POSITIONAL_HELP = {"TRAIN": f"training images: {IMAGES_HELP}", "DATA": f"images: {IMAGES_HELP}",
+                   "NOISY": f"noisy images: {IMAGES_HELP}", "N": "how many samples",
+                   "MODEL.pth": "the model file (fit writes it, the other commands read it)",
+                   "REF.pth": "the reference network's file, written (vae.py generate --reference reads it)"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vae.py", usage=FAMILY_USAGE, description=FAMILY_DESCRIPTION,
@@ -134,7 +140,7 @@ def _form(forms, name: str) -> argparse.ArgumentParser:
     help_text, description, positionals = SUBCOMMANDS[name]
     form = forms.add_parser(name, usage=FORMS[name], help=help_text, description=description)
     for dest, metavar, *kind in positionals:
-        form.add_argument(dest, metavar=metavar, type=kind[0] if kind else str)
+        form.add_argument(dest, metavar=metavar, type=kind[0] if kind else str, help=POSITIONAL_HELP[metavar])
     return form
 
 
@@ -203,7 +209,7 @@ def fit(args, outputs: Outputs) -> None:
     config = settings(AutoencoderConfig, args)
     refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model, "arch": config.arch, "head": args.head})
     commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs,
-                 settings(Reading, args))
+                 settings(Reading, args, colour_to_grey=True))
 
 
 def refuse_inapplicable(options: dict, chosen: dict) -> None:
@@ -218,8 +224,9 @@ def refuse_inapplicable(options: dict, chosen: dict) -> None:
 def sweep(args, outputs: Outputs) -> None:
     from vae.family.sweep import sweep as run_sweep
 
+    reading = settings(Reading, args, colour_to_grey=True)
     run_sweep(args.train, parse_grid(args.grid), settings(AutoencoderConfig, args), settings(FitConfig, args),
-              args.head, args.folds, args.jobs, args.out, outputs, settings(Reading, args), args.reference)
+              args.head, args.folds, args.jobs, args.out, outputs, reading, args.reference)
 
 
 def reconstruct(args, outputs: Outputs) -> None:
@@ -252,7 +259,7 @@ def reference(args, outputs: Outputs) -> None:
     from vae.family import commands
 
     commands.reference(args.train, args.model_path, args.epochs, args.seed, args.device, outputs,
-                       settings(Reading, args))
+                       settings(Reading, args, colour_to_grey=True))
 
 
 def classify(args, outputs: Outputs) -> None:

@@ -37,11 +37,16 @@ def channels_of(shape: tuple[int, ...]) -> tuple[int, bool]:
     return 1, False
 
 
+def is_packed_set(path: str) -> bool:
+    """A folder of .npy files (it holds data.npy), rather than a folder of image files."""
+    return os.path.isfile(os.path.join(path, "data.npy"))
+
+
 def read_arrays(path: str, labels: str) -> dict:
     """``data`` and (unless ignored) ``labels`` from an .npz file, a .npy file or a folder of .npy files; from a
     packed folder also ``classes`` (the labels' names) and ``files`` (each image's path in the folder it came from)."""
     if os.path.isdir(path):
-        if not os.path.exists(os.path.join(path, "data.npy")):
+        if not is_packed_set(path):
             raise InputError(f"{path}: is a directory without data.npy (a folder of .npy files holds data.npy and "
                              "optionally labels.npy)")
         arrays = {"data": _map_npy(os.path.join(path, "data.npy")), "files": _lines(os.path.join(path, "files.txt"))}
@@ -52,6 +57,18 @@ def read_arrays(path: str, labels: str) -> dict:
     if path.endswith(".npy"):
         return {"data": _map_npy(path)}
     return _read_npz(path, labels)
+
+
+def validate_files(path: str, files: tuple[str, ...], count: int) -> tuple[str, ...]:
+    """A packed folder's files.txt: one relative path per image, none leading out of the folder it names (outputs
+    are written under these names)."""
+    if len(files) != count:
+        raise InputError(f"{os.path.join(path, 'files.txt')}: names {len(files):,} files for {count:,} images")
+    for name in files:
+        parts = name.replace(os.sep, "/").split("/")
+        if not name or os.path.isabs(name) or ".." in parts or "" in parts:
+            raise InputError(f"{os.path.join(path, 'files.txt')}: {name!r} is not a relative path inside a folder")
+    return files
 
 
 def _lines(path: str) -> tuple[str, ...] | None:

@@ -11,6 +11,7 @@ Inside, every image is a row of C×S×S values, channel first. Memory-mapped set
 time and read in batches whose pages are handed back afterwards, so reading them keeps memory bounded.
 """
 
+import os
 import tempfile
 from dataclasses import dataclass, replace
 from typing import Iterator
@@ -19,15 +20,15 @@ import numpy as np
 
 from vae.core.arrays import (
     IMAGE_SIDE,
-    SIDES,
     channels_of,
+    is_packed_set,
     read_arrays,
     release_pages,
+    validate_files,
     validate_images,
     validate_labels,
 )
 from vae.core.errors import InputError
-from vae.core.folders import is_image_folder, list_images, pack, settle
 
 __all__ = ["IMAGE_SIDE", "ImageSet", "Reading", "in_layout", "load_image_set", "release_pages", "to_unit_float"]
 
@@ -35,11 +36,14 @@ __all__ = ["IMAGE_SIDE", "ImageSet", "Reading", "in_layout", "load_image_set", "
 @dataclass
 class Reading:
     """How to read a folder of image files: at which side and channels (None: its images' own, when they all
-    share them), and whether to leave out the files that cannot be decoded rather than stop."""
+    share them), whether to leave out the files that cannot be decoded rather than stop, and whether colour
+    images are converted to grey when grey is asked for (fitting with --channels 1) or refused (a grey model's
+    test images)."""
 
     side: int | None = None
     channels: int | None = None
     skip_unreadable: bool = False
+    colour_to_grey: bool = False
 
 
 @dataclass
@@ -54,7 +58,7 @@ class ImageSet:
     side: int = IMAGE_SIDE
     class_names: tuple[str, ...] | None = None  # a folder's classes, which its labels index
     files: tuple[str, ...] | None = None  # a folder's images, each its path relative to the folder
-    keep: object = None  # what must live as long as the set: the temporary folder a folder of images is read into
+    temporary_folder: object = None  # a folder of image files is read into one, deleted with the set
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -132,7 +136,7 @@ def load_image_set(path: str, *, labels: str = "optional", rgb: bool = False, re
     folders of image files (the assignment's are 28×28 grey arrays). A folder of images is read as ``reading``
     says, with a progress bar unless ``quiet``; ``say`` tells how many unreadable files were left out.
     """
-    if rgb and is_image_folder(path):
+    if rgb and os.path.isdir(path) and not is_packed_set(path):
         return _read_folder(path, labels, reading, quiet, say)
     arrays = read_arrays(path, labels)
     data = arrays["data"]
@@ -148,22 +152,24 @@ def load_image_set(path: str, *, labels: str = "optional", rgb: bool = False, re
     classes = arrays.get("classes")
     if classes is not None and label_array is not None and (label_array.min() < 0 or label_array.max() >= len(classes)):
         raise InputError(f"{path}: its labels do not index its {len(classes)} classes (classes.txt)")
-    return ImageSet(path, pixels, label_array, tuple(arrays["data"].shape), channel_count, found_side, classes,
-                    arrays.get("files"))
+    files = arrays.get("files")
+    if files is not None:
+        files = validate_files(path, files, len(pixels))
+    return ImageSet(path, pixels, label_array, tuple(arrays["data"].shape), channel_count, found_side, classes, files)
 
 
 def _read_folder(path, labels, reading: Reading, quiet, say) -> ImageSet:
     """A folder of image files, packed into a temporary folder (vae.core.folders) and read from there."""
+    from vae.core.folders import list_images, pack, settle  # Pillow, joblib, tqdm: for folders of image files only
+
     listing = list_images(path)
     if labels == "required" and listing.classes is None:
         raise InputError(f"{path}: a flat folder of images has no labels; give one subfolder per class")
     if labels == "ignored":
         listing = replace(listing, labels=None, classes=None)
-    if reading.side is not None and not SIDES[0] <= reading.side <= SIDES[1]:
-        raise InputError(f"--image-size {reading.side}: must be from {SIDES[0]} to {SIDES[1]}")
-    side, channels = settle(listing, reading.side, reading.channels, quiet)
-    keep = tempfile.TemporaryDirectory(prefix="vae-folder-")
-    _, skipped = pack(listing, keep.name, side, channels, reading.skip_unreadable, quiet)
+    side, channels = settle(listing, reading.side, reading.channels, quiet, reading.skip_unreadable)
+    folder = tempfile.TemporaryDirectory(prefix="vae-folder-")
+    _, skipped = pack(listing, folder.name, side, channels, reading.skip_unreadable, quiet, reading.colour_to_grey)
     if skipped and say:
         say(f"left out {len(skipped):,} unreadable image file(s) of {path} (the first: {skipped[0]})")
-    return replace(load_image_set(keep.name, labels=labels, rgb=True), path=path, keep=keep)
+    return replace(load_image_set(folder.name, labels=labels, rgb=True), path=path, temporary_folder=folder)

@@ -1,12 +1,10 @@
-"""Folders of image files as image sets: PNG, JPEG, BMP or TIFF, at any size, grey or RGB; flat (unlabelled) or
-one subfolder per class (the ImageFolder convention: a subfolder's name is its class, classes sorted by name).
+"""Folders of image files as image sets: PNG, JPEG, BMP or TIFF, any size, grey or RGB; flat (unlabelled) or one
+subfolder per class (the ImageFolder convention: a subfolder's name is its class, classes sorted by name).
 
-A folder is read once, by one worker process per core, into the packed form that vae/core/data.py memory-maps:
-``data.npy`` (uint8, N×S×S or N×3×S×S), ``labels.npy`` and ``classes.txt`` for class folders, and ``files.txt``
-(each image's path relative to the folder). Every image is resized (antialiased) to one square side S and
-converted to the channels asked for, in the order of its sorted relative path; hidden files and files of
-other kinds are passed over. ``python -m vae.datasets pack`` keeps the packed form for later runs; a command
-given a folder packs it into a temporary one first, so no folder is ever held whole in memory.
+A folder is read once, by one worker process per core, into the packed form vae/core/arrays.py memory-maps
+(``data.npy`` uint8 N×S×S or N×3×S×S, ``labels.npy``, ``classes.txt``, ``files.txt``): each image resized to
+one square side S, in the order of its sorted relative path; hidden and other files passed over. A command
+packs a folder into a temporary one first, so no folder is ever held whole in memory.
 """
 
 import os
@@ -14,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from vae.core.arrays import SIDES
@@ -23,6 +21,8 @@ from vae.core.errors import InputError
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 CHUNK = 64  # images one worker decodes at a time
+PACKED = ("data.npy", "files.txt", "labels.npy", "classes.txt")  # a packed set's files (vae/core/arrays.py)
+ORIENTATION = 0x0112  # the EXIF tag of how a photo is to be turned
 PARALLEL_FROM = 2000  # files; fewer are read in this process, faster than starting worker processes
 
 
@@ -42,11 +42,6 @@ class Listing:
     files: list[str]  # paths relative to root, "/"-separated
     labels: np.ndarray | None  # (N,) int64 index into classes, for a folder of class subfolders
     classes: tuple[str, ...] | None
-
-
-def is_image_folder(path: str) -> bool:
-    """A folder that is not a packed set (which holds data.npy)."""
-    return os.path.isdir(path) and not os.path.exists(os.path.join(path, "data.npy"))
 
 
 def list_images(root: str) -> Listing:
@@ -90,15 +85,20 @@ def _images_below(folder: str) -> list[str]:
     return sorted(found)
 
 
-def survey(listing: Listing, quiet: bool = True) -> tuple[set, bool]:
-    """({(width, height)} of the images, whether every one is grey), from their headers alone."""
+def survey(listing: Listing, quiet: bool = True, skip_unreadable: bool = False) -> tuple[set, bool]:
+    """({(width, height)} of the images, whether every one is grey), from their headers alone; a file whose header
+    cannot be read stops it (InputError) unless ``skip_unreadable``."""
     sizes, grey = set(), True
     found = (header for headers in _in_chunks(_headers, listing, quiet, "looking at") for header in headers)
     for relative, (size, detail) in zip(listing.files, found):
-        if size is None:
-            raise InputError(f"{os.path.join(listing.root, relative)}: not a readable image ({detail})")
-        sizes.add(size)
-        grey = grey and detail
+        if size is None and not skip_unreadable:
+            raise InputError(f"{os.path.join(listing.root, relative)}: not a readable image ({detail}); "
+                             "--skip-unreadable leaves such files out")
+        if size is not None:
+            sizes.add(size)
+            grey = grey and detail
+    if not sizes:
+        raise InputError(f"{listing.root}: not one of its images is readable")
     return sizes, grey
 
 
@@ -108,17 +108,22 @@ def _headers(root: str, files: list[str]) -> list[tuple]:
     for relative in files:
         try:
             with Image.open(os.path.join(root, relative)) as image:
-                found.append((image.size, image.mode in GREY_MODES or (image.mode == "P" and _grey_palette(image))))
+                turned = _orientation(image) in (5, 6, 7, 8)  # stored a quarter turn from upright
+                found.append((image.size[::-1] if turned else image.size,
+                               image.mode in GREY_MODES or (image.mode == "P" and _grey_palette(image))))
         except (OSError, ValueError, Image.DecompressionBombError) as error:
             found.append((None, str(error)))
     return found
 
 
-def settle(listing: Listing, side: int | None, channels: int | None, quiet: bool = True) -> tuple[int, int]:
+def settle(listing: Listing, side: int | None, channels: int | None, quiet: bool = True,
+           skip_unreadable: bool = False) -> tuple[int, int]:
     """The side and channels to read a folder at: those given, else its images' own (one square side; grey when
     every image is), from their headers."""
+    if side is not None and not SIDES[0] <= side <= SIDES[1]:
+        raise InputError(f"--image-size {side}: must be from {SIDES[0]} to {SIDES[1]}")
     if side is None or channels is None:
-        sizes, grey = survey(listing, quiet)
+        sizes, grey = survey(listing, quiet, skip_unreadable)
         side = side or image_side(sizes, listing.root)
         channels = channels or (1 if grey else 3)
     return side, channels
@@ -143,18 +148,28 @@ def image_side(sizes: set, root: str) -> int:
     return width
 
 
-def decode(path: str, side: int, channels: int) -> np.ndarray:
-    """One image file as uint8 (side, side) grey or (3, side, side) RGB, resized with antialiasing."""
+def decode(path: str, side: int, channels: int, colour_to_grey: bool = False) -> np.ndarray:
+    """One image file as uint8 (side, side) grey or (3, side, side) RGB, upright as its EXIF orientation says,
+    resized with antialiasing; a colour image for grey is converted when ``colour_to_grey``, else refused."""
     try:
         with Image.open(path) as image:
             image.draft(image.mode, (side, side))  # a JPEG decodes straight at a smaller scale, still >= side
-            image = _in_channels(_eight_bit(image), channels)
+            if _orientation(image) != 1:  # a phone's photo stored sideways
+                image = ImageOps.exif_transpose(image)
+            image = _in_channels(_eight_bit(image), channels, colour_to_grey)
             if image.size != (side, side):
                 image = image.resize((side, side), Image.Resampling.BILINEAR)  # antialiased when shrinking
             pixels = np.asarray(image, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise Unreadable(str(error) or type(error).__name__) from None
     return pixels if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1: upright) from the file's header; a PNG without EXIF there is not decoded for it."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    return image.getexif().get(ORIENTATION, 1)
 
 
 def _eight_bit(image: Image.Image) -> Image.Image:
@@ -170,11 +185,12 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     return image
 
 
-def _in_channels(image: Image.Image, channels: int) -> Image.Image:
-    """The image as RGB, or as grey when it is grey (an RGB file whose three channels are equal counts as grey)."""
+def _in_channels(image: Image.Image, channels: int, colour_to_grey: bool) -> Image.Image:
+    """The image as RGB, or as grey when it is grey (an RGB file whose three channels are equal counts as grey) or
+    when colour is to be converted."""
     if channels == 3:
         return image.convert("RGB")
-    if image.mode in GREY_MODES:
+    if image.mode in GREY_MODES or colour_to_grey:
         return image.convert("L")
     rgb = np.asarray(image.convert("RGB"))
     if np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]):
@@ -182,34 +198,48 @@ def _in_channels(image: Image.Image, channels: int) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(rgb[..., 0]), "L")
 
 
-def pack(listing: Listing, out: str, side: int, channels: int, skip_unreadable: bool = False,
-         quiet: bool = True) -> tuple[int, list[str]]:
+def pack(listing: Listing, out: str, side: int, channels: int, skip_unreadable: bool = False, quiet: bool = True,
+         colour_to_grey: bool = False) -> tuple[int, list[str]]:
     """Decode every image of ``listing`` into the packed form in the folder ``out`` (made if need be); the number
-    packed and the relative paths left out as unreadable (with ``skip_unreadable``; else InputError)."""
+    packed and the relative paths left out as unreadable (with ``skip_unreadable``; else InputError).
+
+    Everything is written under temporary names and renamed at the end: stopped for any reason (a bad image,
+    Ctrl-C), it leaves ``out`` as it found it.
+    """
+    made = not os.path.exists(out)
     os.makedirs(out, exist_ok=True)
     shape = (side, side) if channels == 1 else (channels, side, side)
-    data = np.lib.format.open_memmap(os.path.join(out, ".data.npy.tmp"), "w+", np.uint8, (len(listing.files), *shape))
-    kept, every_failure = [], []  # all chunks run to their end: a worker is never stopped mid-task
-    decoded = _in_chunks(_decode_chunk, listing, quiet, "reading", side, channels)
-    for start, (rows, failures) in zip(range(0, len(listing.files), CHUNK), decoded):
-        every_failure += failures
-        for index, row in enumerate(rows):
-            if row is not None:
-                data[len(kept)] = row
-                kept.append(start + index)
-    data.flush()
+    temporary = {name: os.path.join(out, f".{name}.tmp") for name in PACKED}
+    packed = False
     try:
+        data = np.lib.format.open_memmap(temporary["data.npy"], "w+", np.uint8, (len(listing.files), *shape))
+        kept, every_failure = [], []  # all chunks run to their end: a worker is never stopped mid-task
+        decoded = _in_chunks(_decode_chunk, listing, quiet, "reading", side, channels, colour_to_grey)
+        for start, (rows, failures) in zip(range(0, len(listing.files), CHUNK), decoded):
+            every_failure += failures
+            for index, row in enumerate(rows):
+                if row is not None:
+                    data[len(kept)] = row
+                    kept.append(start + index)
         _refuse(listing, every_failure, skip_unreadable)
-    except InputError:
+        if not kept:
+            raise InputError(f"{listing.root}: not one of its images is readable")
+        _write_packed(temporary, data, kept, listing)
         del data
-        os.remove(os.path.join(out, ".data.npy.tmp"))  # nothing left behind in a folder the user named
-        raise
-    skipped = [relative for relative, _, _ in every_failure]
-    count = len(kept)
-    if not count:
-        raise InputError(f"{listing.root}: not one of its images is readable")
-    _finish(out, data, count, listing, kept)
-    return count, skipped
+        for name in PACKED:
+            final = os.path.join(out, name)
+            if os.path.exists(temporary[name]):
+                os.replace(temporary[name], final)
+            elif os.path.exists(final):  # a labelled set's labels, from an earlier pack into the same folder
+                os.remove(final)
+        packed = True
+    finally:
+        for path in temporary.values():
+            if os.path.exists(path):
+                os.remove(path)
+        if made and not packed and not os.listdir(out):
+            os.rmdir(out)
+    return len(kept), [relative for relative, _, _ in every_failure]
 
 
 def _refuse(listing: Listing, failures: list, skip_unreadable: bool) -> None:
@@ -224,23 +254,22 @@ def _refuse(listing: Listing, failures: list, skip_unreadable: bool) -> None:
                          "--skip-unreadable leaves such files out")
 
 
-def _finish(out: str, data: np.memmap, count: int, listing: Listing, kept: list[int]) -> None:
-    """data.npy with the ``count`` rows packed, and the labels, classes and files that go with them."""
-    if count < len(data):
-        final = np.lib.format.open_memmap(os.path.join(out, ".data.npy.part"), "w+", np.uint8, (count, *data.shape[1:]))
-        final[:] = data[:count]
+def _write_packed(temporary: dict, data: np.memmap, kept: list[int], listing: Listing) -> None:
+    """The packed files under their temporary names: data with the rows kept, and the files (and labels and
+    classes) that go with them."""
+    data.flush()
+    if len(kept) < len(data):
+        part = temporary["data.npy"] + ".part"
+        final = np.lib.format.open_memmap(part, "w+", np.uint8, (len(kept), *data.shape[1:]))
+        final[:] = data[:len(kept)]
         final.flush()
         del final
-        os.replace(os.path.join(out, ".data.npy.part"), os.path.join(out, ".data.npy.tmp"))
-    del data
-    os.replace(os.path.join(out, ".data.npy.tmp"), os.path.join(out, "data.npy"))
-    _write_lines(os.path.join(out, "files.txt"), [listing.files[index] for index in kept])
-    for name in ("labels.npy", "classes.txt"):
-        if os.path.exists(os.path.join(out, name)):
-            os.remove(os.path.join(out, name))
+        os.replace(part, temporary["data.npy"])
+    _write_lines(temporary["files.txt"], [listing.files[index] for index in kept])
     if listing.classes is not None:
-        np.save(os.path.join(out, "labels.npy"), listing.labels[kept])
-        _write_lines(os.path.join(out, "classes.txt"), list(listing.classes))
+        with open(temporary["labels.npy"], "wb") as handle:
+            np.save(handle, listing.labels[kept])
+        _write_lines(temporary["classes.txt"], list(listing.classes))
 
 
 def _write_lines(path: str, lines: list[str]) -> None:
@@ -248,12 +277,12 @@ def _write_lines(path: str, lines: list[str]) -> None:
         handle.write("".join(f"{line}\n" for line in lines))
 
 
-def _decode_chunk(root: str, files: list[str], side: int, channels: int) -> tuple[list, list]:
+def _decode_chunk(root: str, files: list[str], side: int, channels: int, colour_to_grey: bool) -> tuple[list, list]:
     """Each file decoded (None for one that failed), and (file, what failed, whether a mismatch) of the failures."""
     rows, failures = [], []
     for relative in files:
         try:
-            rows.append(decode(os.path.join(root, relative), side, channels))
+            rows.append(decode(os.path.join(root, relative), side, channels, colour_to_grey))
         except (Unreadable, Mismatch) as error:
             failures.append((relative, str(error), isinstance(error, Mismatch)))
             rows.append(None)

@@ -5,12 +5,14 @@ and a folder packed once into memory-mapped .npy files for repeated runs (vae/co
 import csv
 import os
 import shutil
+import tempfile
 
 import numpy as np
 from PIL import Image
 
+from vae.core.arrays import SIDES
 from vae.core.errors import InputError, first_line, open_for_reading
-from vae.core.folders import list_images, pack, settle
+from vae.core.folders import Unreadable, decode, list_images, pack, settle
 from vae.core.io import atomic_write
 
 HAM_DIAGNOSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
@@ -35,23 +37,39 @@ def arrange_ham10000(image_folders: list[str], metadata: str, out: str, side: in
     if missing:
         raise InputError(f"{metadata}: {len(missing)} of its images are in none of {', '.join(image_folders)} "
                          f"(the first: {missing[0]}.jpg)")
-    written = []
-    for row in rows:
-        source = found[row["image_id"]]
-        target = os.path.join(out, row["dx"], row["image_id"] + (".png" if side else ".jpg"))
-        written.append(target)
-        if side is None:
-            atomic_write(target, lambda handle, source=source: _copy(source, handle))
-            continue
-        with Image.open(source) as image:
-            small = image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
-        atomic_write(target, lambda handle, small=small: small.save(handle, format="PNG"))
-    return written
+    if side is not None and not SIDES[0] <= side <= SIDES[1]:
+        raise InputError(f"--image-size {side}: must be from {SIDES[0]} to {SIDES[1]}")
+    # written into a staging folder beside OUT first: a damaged JPEG stops it with OUT as it was
+    names = [os.path.join(row["dx"], row["image_id"] + (".png" if side else ".jpg")) for row in rows]
+    staging = None
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".ham10000-", dir=os.path.dirname(os.path.abspath(out)))
+        for row, name in zip(rows, names):
+            _arrange_one(found[row["image_id"]], os.path.join(staging, name), side)
+        for name in names:
+            os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+            os.replace(os.path.join(staging, name), os.path.join(out, name))
+    except OSError as error:
+        raise InputError(f"{out}: cannot write ({error.strerror or error})") from None
+    finally:
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [os.path.join(out, name) for name in names]
 
 
-def _copy(source: str, handle) -> None:
-    with open(source, "rb") as original:
-        shutil.copyfileobj(original, handle)
+def _arrange_one(source: str, target: str, side: int | None) -> None:
+    """One of HAM10000's JPEGs as it is, or resized to SIDE×SIDE RGB (upright, antialiased) as a PNG."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if side is None:
+        with open(source, "rb") as original, open(target, "wb") as copy:
+            shutil.copyfileobj(original, copy)
+        return
+    try:
+        pixels = decode(source, side, 3)
+    except Unreadable as error:
+        raise InputError(f"{source}: not a readable image ({error})") from None
+    Image.fromarray(pixels.transpose(1, 2, 0), "RGB").save(target, format="PNG")
 
 
 def _listed(folder: str) -> list[str]:
