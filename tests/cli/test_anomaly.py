@@ -79,3 +79,11 @@ def test_unlabelled_data_writes_scores_and_prints_no_metrics(bars_only, tmp_path
     write_npz(tmp_path / "plain.npz", images)
     result = run_vae("anomaly", tmp_path / "plain.npz", folder / "ae.pth", cwd=tmp_path, check=True)
     assert len(read_csv(tmp_path / "anomalies.csv")[0]) == 30 and "roc_auc" not in result.stdout
+
+
+def test_class_numbers_are_matched_as_numbers():
+    from vae.family.anomaly import truth_from_labels
+
+    labels = np.array(["1", "4", "8", "4"])
+    assert truth_from_labels(labels, "x.npz", abnormal=("04",)).tolist() == [0, 1, 0, 1]
+    assert truth_from_labels(labels, "x.npz", normal=("1", "08")).tolist() == [0, 1, 0, 1]

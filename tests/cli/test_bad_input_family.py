@@ -12,10 +12,19 @@ from bad_input import (
     family_model_with,
     fit_on,
     image_folder,
+    npy_folder,
     npz,
     png_bytes,
     truncated,
 )
+
+
+def files_listed(folder, names):
+    """A packed set of the 30 images whose files.txt names ``names``."""
+    root = npy_folder(folder, IMAGES)
+    (root / "files.txt").write_text("".join(f"{name}\n" for name in names))
+    return root
+
 
 CASES = {
     # an --out of the wrong kind would have been overwritten by the picture beside it, or held a zip under .csv
@@ -61,6 +70,37 @@ CASES = {
     "reconstruct: a colour image for a grey model": (
         lambda f: ["reconstruct", image_folder(f, "colour", {"1.png": np.stack([IMAGES[0], IMAGES[1], IMAGES[2]], -1)}),
                    "model.pth"], ["colour/1.png", "a colour image"],
+    ),
+    "fit: an empty image file": (fit_on(lambda f: image_folder(f, "zero", {"1.png": IMAGES[0], "2.png": b""})),
+                                 ["zero/2.png", "not a readable image", "--skip-unreadable"]),
+    "fit: no readable image even when skipping": (
+        fit_on(lambda f: image_folder(f, "bad", {"1.png": b"", "2.png": png_bytes(IMAGES[1])[:70]}),
+               "--skip-unreadable"), ["bad", "not one of its images is readable"],
+    ),
+    "reconstruct: --out inside the folder read": (
+        lambda f: ["reconstruct", image_folder(f, "set", {"1.png": IMAGES[0]}), "model.pth",
+                   "--out", f"{f / 'set' / 'r'}/"],
+        ["set/r", "lies inside", "outside it"],
+    ),
+    "denoise: truth images under other names": (
+        lambda f: ["denoise", image_folder(f, "noisy", {"a.png": IMAGES[0], "b.png": IMAGES[1]}), "model.pth",
+                   "--truth", image_folder(f, "clean", {"a.png": IMAGES[0], "c.png": IMAGES[1]})],
+        ["clean", "c.png", "b.png", "names"],
+    ),
+    "reconstruct: files.txt leading out of its folder": (
+        lambda f: ["reconstruct", files_listed(f, ["../escape.png"] + [f"{i}.png" for i in range(29)]), "model.pth",
+                   "--out", f"{f / 'out'}/"], ["files.txt", "'../escape.png'", "not a relative path"],
+    ),
+    "reconstruct: files.txt of another count": (
+        lambda f: ["reconstruct", files_listed(f, ["1.png", "2.png"]), "model.pth"], ["files.txt", "2 files", "30"],
+    ),
+    "generate: too few samples to score": (
+        lambda f: ["generate", "model.pth", "3", "--against", f.sets["test"], "--reference", "ref.pth"],
+        ["N 3", "at least 4"],
+    ),
+    "generate: too few real images to score against": (
+        lambda f: ["generate", "model.pth", "8", "--against", npz(f, "three.npz", data=IMAGES[:3]), "--reference",
+                   "ref.pth"], ["three.npz", "3 images", "at least 4"],
     ),
     "fit: missing file": (fit_on(lambda f: f / "nowhere.npz"), ["nowhere.npz", "no such file"]),
     "fit: four channels": (fit_on(lambda f: npz(f, "four.npz", data=np.repeat(IMAGES[:, None], 4, 1))),

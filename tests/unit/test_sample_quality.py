@@ -29,3 +29,24 @@ def test_precision_and_recall_tell_fidelity_from_diversity():
     assert precision == 1.0 and recall < 0.05  # one real image over and over: faithful, not diverse
     narrow = precision_recall(real, gaussian(800, scale=0.3, seed=2))
     assert narrow[0] > 0.9 and narrow[1] < 0.6  # a mode-seeking model: inside the real manifold, covering little of it
+
+
+def test_precision_and_recall_need_more_points_than_neighbours():
+    with pytest.raises(ValueError, match="more than 3"):
+        precision_recall(gaussian(3), gaussian(100))
+
+
+def test_the_generation_claims_compare_cells_as_fitted():
+    from vae.family.sweep_summary import generation_claims
+
+    cells = [{"model": "ae"}, {"model": "vae"}]
+    means = {"model=ae": {"fd": (50.0, 1.0)}, "model=vae": {"fd": (80.0, 2.0)}}
+    plain_vae = generation_claims(cells, means, {"model=ae": ("ae", 1.0), "model=vae": ("vae", 1.0)})
+    assert "better than AEs (VAE from its prior, AE from its mixture): does not hold here (0 of 1" in plain_vae
+    beta_five = generation_claims(cells, means, {"model=ae": ("ae", 1.0), "model=vae": ("vae", 5.0)})  # --beta 5
+    assert beta_five.count("not tested") == 2
+    betas = [{"beta": 1.0}, {"beta": 5.0}]
+    means = {"beta=1": {"fd": (80.0, 5.0)}, "beta=5": {"fd": (78.0, 5.0)}}
+    verdict = generation_claims(betas, means, {"beta=1": ("vae", 1.0), "beta=5": ("vae", 5.0)})
+    assert "β > 1 generate better than β = 1 VAEs: holds here (1 of 1" in verdict
+    assert "1 of the 1 within a standard deviation" in verdict

@@ -9,10 +9,10 @@ import io
 import math
 import os
 import tempfile
+from collections import Counter
 from typing import BinaryIO, Callable
 
 import numpy as np
-from PIL import Image
 
 from vae.core.errors import InputError, open_for_reading
 
@@ -171,15 +171,35 @@ def is_folder_output(path: str) -> bool:
 
 
 def picture_names(count: int, files: tuple[str, ...] | None = None) -> list[str]:
-    """The PNG names of ``count`` output images: each source file's relative path as .png, else its number."""
-    if files is not None:
-        return [os.path.splitext(name)[0] + ".png" for name in files]
-    digits = max(6, len(str(count - 1)))
-    return [f"{index:0{digits}d}.png" for index in range(count)]
+    """The PNG names of ``count`` output images: each source file's relative path as .png (x.jpg -> x.png; where
+    two sources would share a name, such as x.png and x.jpg, x.jpg -> x.jpg.png), else its number."""
+    if files is None:
+        digits = max(6, len(str(count - 1)))
+        return [f"{index:0{digits}d}.png" for index in range(count)]
+    names = [os.path.splitext(name)[0] + ".png" for name in files]
+    shared = {name for name, times in Counter(names).items() if times > 1}
+    names = [f"{source}.png" if name in shared and name != source else name for name, source in zip(names, files)]
+    clashes = sorted(name for name, times in Counter(names).items() if times > 1)
+    if clashes:
+        raise InputError(f"two of the images would be written as {clashes[0]}")
+    return names
+
+
+def check_outside(output_folder: str, *sources: str) -> None:
+    """Refuse a folder of output images that is one of the input folders or lies inside one: its PNGs would mix
+    with the user's images or replace them."""
+    inside = os.path.realpath(output_folder)
+    for source in sources:
+        folder = os.path.realpath(source)
+        if os.path.isdir(folder) and (inside == folder or inside.startswith(folder + os.sep)):
+            raise InputError(f"{output_folder}: lies inside {source}, whose images the outputs would mix with or "
+                             "replace; give a folder outside it")
 
 
 def write_pictures(folder: str, names: list[str], images: np.ndarray, channels: int) -> None:
     """(B, C·S·S) images in [0, 1] as PNG files FOLDER/NAME (grey or RGB), each written atomically."""
+    from PIL import Image  # only outputs in folders of images need it
+
     side = math.isqrt(images.shape[1] // channels)
     pixels = np.round(np.clip(images, 0, 1) * 255).astype(np.uint8).reshape(len(images), channels, side, side)
     for name, picture in zip(names, pixels):

@@ -14,7 +14,8 @@ ImageNet-Inception FID, and no value here is comparable to a published FID.
 import numpy as np
 
 NEAREST = 3  # k of the k-nearest-neighbour manifolds, as the paper's default
-BLOCK = 2048  # rows of a distance matrix computed at a time
+BLOCK = 2048  # rows of a distance matrix computed at a time, fewer when there are many points
+BLOCK_ENTRIES = 2**24  # at most so many distances (64 MB of float32) held at once
 
 
 def frechet_distance(real: np.ndarray, generated: np.ndarray) -> float:
@@ -38,6 +39,8 @@ def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
 def precision_recall(real: np.ndarray, generated: np.ndarray, nearest: int = NEAREST) -> tuple[float, float]:
     """(precision, recall) of (M, F) generated features against (N, F) real ones, k-nearest-neighbour manifolds."""
     real, generated = np.asarray(real, np.float32), np.asarray(generated, np.float32)
+    if min(len(real), len(generated)) <= nearest:
+        raise ValueError(f"precision and recall need more than {nearest} images in each set")
     real_radii, generated_radii = _radii(real, nearest), _radii(generated, nearest)
     precision = _inside(generated, real, real_radii).mean()
     recall = _inside(real, generated, generated_radii).mean()
@@ -46,7 +49,6 @@ def precision_recall(real: np.ndarray, generated: np.ndarray, nearest: int = NEA
 
 def _radii(points: np.ndarray, nearest: int) -> np.ndarray:
     """Each point's squared distance to its ``nearest``-th nearest other point; (N,)."""
-    nearest = min(nearest, len(points) - 1)
     radii = np.empty(len(points), np.float32)
     for start, block in _squared_distances(points, points):
         rows = np.arange(len(block))
@@ -66,7 +68,8 @@ def _inside(queries: np.ndarray, points: np.ndarray, radii: np.ndarray) -> np.nd
 def _squared_distances(queries: np.ndarray, points: np.ndarray):
     """(first row, (B, P) squared distances) of consecutive blocks of queries against every point."""
     squared_points = np.einsum("ij,ij->i", points, points)
-    for start in range(0, len(queries), BLOCK):
-        block = queries[start:start + BLOCK]
+    rows = max(1, min(BLOCK, BLOCK_ENTRIES // max(1, len(points))))
+    for start in range(0, len(queries), rows):
+        block = queries[start:start + rows]
         squared = np.einsum("ij,ij->i", block, block)[:, None] - 2 * block @ points.T + squared_points[None, :]
         yield start, np.maximum(squared, 0)

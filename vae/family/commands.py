@@ -1,9 +1,9 @@
 """The family's commands behind vae.py: fit, reconstruct, denoise, generate, classify (anomaly: anomaly.py,
 sweep: sweep.py).
 
-Data flows one way, as in the assignment: npz -> images (N, C, 28, 28) -> network (models/) -> latent ->
-decoded images, samples or class predictions -> output files and figures. The model file (MODEL.pth)
-holds the network's configuration, its weights and a record of its training.
+Data flows one way, as in the assignment: arrays or a folder of image files -> images (N, C, S, S) -> network
+(models/) -> latent -> decoded images, samples or class predictions -> output files and figures. The model file
+(MODEL.pth) holds the network's configuration, its weights and a record of its training.
 """
 
 import os
@@ -19,6 +19,7 @@ from vae.core.errors import InputError
 from vae.core.io import (
     atomic_write,
     check_folder_writable,
+    check_outside,
     check_writable,
     is_folder_output,
     picture_names,
@@ -29,6 +30,7 @@ from vae.core.io import (
 )
 from vae.core.metrics import classification_scores, image_quality
 from vae.core.report import Outputs, counted, format_scores, is_writer
+from vae.core.sample_quality import NEAREST
 from vae.family.anomaly import anomaly_scores, training_thresholds
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder, shaped_for
@@ -50,7 +52,7 @@ from vae.family.reference import (
     save_reference,
     train_reference,
 )
-from vae.family.sampling import decode_draws, default_sampler, fit_mixture, latent_draws
+from vae.family.sampling import check_components, decode_draws, default_sampler, fit_mixture, latent_draws
 from vae.nn.training import describe, resolve_device
 
 RECONSTRUCTED_FILE, DENOISED_FILE = "reconstructed.npz", "denoised.npz"
@@ -71,9 +73,7 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
     train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True, reading=reading,
                                quiet=outputs.quiet, say=outputs.say)
     check_reading(train_set, reading, train_path)
-    if fit_config.sampler_components > len(train_set):
-        raise InputError(f"--sampler-components {fit_config.sampler_components}: more mixture components than the "
-                         f"{len(train_set)} images of {train_path}")
+    check_components(fit_config.sampler_components, len(train_set), train_path)
     config = shaped_for(config, train_set, head, sparse=bool(fit_config.sparsity))
     if head and len(config.head_classes) < 2:
         raise InputError(f"{train_path}: its labels name only one class; the classifier head needs at least two")
@@ -97,6 +97,8 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
         "anomaly": {"thresholds": training_thresholds(anomaly_scores(model, train_set), fit_config.anomaly_quantile)},
         "sampler": fit_mixture(encode_set(model, train_set), fit_config.sampler_components, fit_config.seed),
     }
+    if record["sampler"] is None:
+        outputs.say("note: EM found no mixture in the training latents; the model is saved without a mixture sampler")
     checkpoint.save_model(model_path, config, model.state_dict(), checkpoint.plain(record),
                           mark=checkpoint.FAMILY_FORMAT)
     parameters = sum(tensor.numel() for tensor in model.parameters())
@@ -113,7 +115,7 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
 def check_reading(train_set, reading: Reading, train_path: str) -> None:
     """--image-size and --channels resize and convert a folder's image files; arrays must have them already."""
     asked = (reading.side or train_set.side, reading.channels or train_set.channels)
-    if train_set.keep is None and asked != (train_set.side, train_set.channels):
+    if train_set.temporary_folder is None and asked != (train_set.side, train_set.channels):
         raise InputError(f"{train_path}: holds {train_set.side}×{train_set.side} images of {train_set.channels} "
                          "channel(s); --image-size and --channels read folders of image files, not arrays")
 
@@ -133,6 +135,8 @@ def denoise(noisy_path: str, model_path: str, out_path: str | None, truth_path: 
 
 def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Outputs, skip_unreadable: bool) -> dict:
     check_writable(out_path, (".npz", ".npy"), folders=True)
+    if is_folder_output(out_path):
+        check_outside(out_path, data_path, *([truth_path] if truth_path else []))
     model, record = load_autoencoder(model_path)
     image_set = load_images_for(model, data_path, model_path, skip_unreadable=skip_unreadable, outputs=outputs)
     truth = image_set
@@ -140,6 +144,10 @@ def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Output
         truth = load_images_for(model, truth_path, model_path, skip_unreadable=skip_unreadable, outputs=outputs)
         if len(truth) != len(image_set):
             raise InputError(f"{truth_path}: has {len(truth)} images but {data_path} has {len(image_set)}")
+        if image_set.files is not None and truth.files is not None and image_set.files != truth.files:
+            first = next(index for index, pair in enumerate(zip(image_set.files, truth.files)) if pair[0] != pair[1])
+            raise InputError(f"{truth_path}: its image {truth.files[first]} stands where {data_path} has "
+                             f"{image_set.files[first]}; the clean images must have the noisy ones' names")
     pairs = decoded_pairs(truth, decoded_batches(model, image_set))
     scores = write_images(out_path, image_set, pairs, lambda pairs: image_quality(pairs, image_set.channels))
     outputs.say(f"wrote {out_path}: {len(image_set)} images\n" + format_scores(scores) + f"\n  (against {truth.path})")
@@ -167,12 +175,16 @@ def generate(model_path: str, count: int, out_path: str | None, seed: int, outpu
     print the samples' Fréchet distance and precision/recall against it. The scores, if any."""
     out_path = out_path or SAMPLES_FILE
     folder = is_folder_output(out_path)
-    picture = (out_path.rstrip("/" + os.sep) if folder else os.path.splitext(out_path)[0]) + ".png"
+    # the grid goes beside the output: samples.npz -> samples.png, a folder DIR/ -> DIR.png
+    picture = (os.path.abspath(out_path) if folder else os.path.splitext(out_path)[0]) + ".png"
     if not 1 <= count <= MAX_SAMPLES:
         raise InputError(f"N {count:,}: from 1 to {MAX_SAMPLES:,} samples at a time")
     if against and not reference_path:
         raise InputError("--against: give --reference REF.pth too, the network whose features the samples are "
                          "judged in (vae.py reference TRAIN REF.pth makes one)")
+    if against and count <= NEAREST:
+        raise InputError(f"N {count}: scoring against real images takes at least {NEAREST + 1} samples (precision "
+                         f"and recall use each sample's {NEAREST} nearest neighbours)")
     check_writable(out_path, (".npz", ".npy"), folders=True)  # so the grid beside it (.png) is never the same file
     check_writable(picture)
     model, record = load_autoencoder(model_path)
@@ -180,6 +192,7 @@ def generate(model_path: str, count: int, out_path: str | None, seed: int, outpu
     config = model.config
     judge = against and judged_against(against, reference_path, model, model_path, outputs)
     samples = decode_draws(model, latent_draws(model, sampler, count, seed, record, model_path))
+    scores = judge(samples) if judge else {}  # before anything is written: a failure leaves nothing behind
     if folder:
         write_pictures(out_path, picture_names(count), samples, config.channels)
     else:
@@ -190,23 +203,19 @@ def generate(model_path: str, count: int, out_path: str | None, seed: int, outpu
     save(samples_figure(samples[:100], config.channels, sampler), picture)
     shape = "×".join(map(str, config.sample_shape))
     outputs.say(f"wrote {out_path}: {count} samples of shape {shape} from the {sampler}, and {picture}")
-    if not judge:
-        return {}
-    scores = judge(samples)
-    outputs.say(f"against {against}, in the features of {reference_path}:\n" + format_scores(scores))
+    if judge:
+        outputs.say(f"against {against}, in the features of {reference_path}:\n" + format_scores(scores))
     return scores
 
 
 def judged_against(real_path: str, reference_path: str, model, model_path: str, outputs: Outputs):
     """A function scoring samples against the real images of ``real_path`` in the reference network's features,
     once both files are read and checked against the model."""
-    reference = load_reference(reference_path)
-    shape = (model.config.image_size, model.config.channels)
-    if (reference.config.image_size, reference.config.channels) != shape:
-        raise InputError(f"{reference_path}: takes {reference.config.image_size}×{reference.config.image_size} "
-                         f"images of {reference.config.channels} channel(s), but {model_path} makes "
-                         f"{shape[0]}×{shape[0]} of {shape[1]}")
+    reference = load_reference(reference_path, model.config.image_size, model.config.channels, f"{model_path} makes")
     real = load_images_for(model, real_path, model_path, outputs=outputs)
+    if len(real) <= NEAREST:
+        raise InputError(f"{real_path}: {counted(len(real), 'image')}; scoring samples against real images takes at "
+                         f"least {NEAREST + 1}")
     real_features = real.map_batches(lambda batch: features(reference, batch), FEATURES, BATCH)
     return lambda samples: sample_scores(real_features, features(reference, samples))
 

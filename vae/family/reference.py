@@ -89,14 +89,19 @@ def save_reference(path: str, network: ReferenceNet, record: dict) -> None:
     checkpoint.save_model(path, network.config, network.state_dict(), record, mark=checkpoint.REFERENCE_FORMAT)
 
 
-def load_reference(path: str) -> ReferenceNet:
-    """REF.pth from ``vae.py reference``, in eval mode, read safely (vae.core.checkpoint)."""
+def load_reference(path: str, side: int | None = None, channels: int | None = None, judged: str = "") -> ReferenceNet:
+    """REF.pth from ``vae.py reference``, in eval mode, read safely (vae.core.checkpoint); InputError when it does
+    not take images of ``side`` and ``channels`` (those of the images it is to judge: ``judged`` says whose)."""
     raw, state, _ = checkpoint.read_checkpoint(path, checkpoint.REFERENCE_FORMAT, "reference network")
     try:
         network = ReferenceNet(checkpoint.config_from_dict(ReferenceConfig, raw))
         network.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise InputError(f"{path}: damaged reference network ({first_line(error)})") from None
+    takes = (network.config.image_size, network.config.channels)
+    if side is not None and takes != (side, channels):
+        raise InputError(f"{path}: takes {takes[0]}×{takes[0]} images of {takes[1]} channel(s), but {judged} "
+                         f"{side}×{side} of {channels}")
     return network.eval()
 
 

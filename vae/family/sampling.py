@@ -15,14 +15,22 @@ from vae.core.errors import InputError
 from vae.core.gmm import GaussianMixture, fit
 
 
-def fit_mixture(latent: np.ndarray, components: int, seed: int) -> dict:
+def check_components(components: int, count: int, source: str) -> None:
+    """Before a fit: a mixture cannot have more components than there are training images to start them from."""
+    if components > count:
+        raise InputError(f"--sampler-components {components}: more mixture components than the {count:,} images of "
+                         f"{source}")
+
+
+def fit_mixture(latent: np.ndarray, components: int, seed: int) -> dict | None:
     """A full-covariance mixture of (N, D) latent means, EM started from ``components`` of the points drawn with
-    ``seed``, as the plain dict MODEL.pth's record keeps."""
-    if components > len(latent):
-        raise InputError(f"--sampler-components {components}: more mixture components than the {len(latent)} "
-                         "training images")
+    ``seed``, as the plain dict MODEL.pth's record keeps; None when EM fails (a degenerate latent), so that a
+    finished fit is still saved, without a mixture."""
     start = np.random.default_rng(seed).choice(len(latent), components, replace=False)
-    mixture, report = fit(latent.astype(np.float64), latent[start], covariance_type="full", max_iter=200)
+    try:
+        mixture, report = fit(latent.astype(np.float64), latent[start], covariance_type="full", max_iter=200)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
     return {"weights": mixture.weights.tolist(), "means": mixture.means.tolist(),
             "covariances": mixture.covariances.tolist(), "converged": report.converged}
 
@@ -34,8 +42,8 @@ def stored_mixture(record: dict, model_path: str) -> GaussianMixture:
         mixture = GaussianMixture(*(np.asarray(stored[key], np.float64) for key in ("weights", "means", "covariances")))
         np.linalg.cholesky(mixture.covariances)
     except (KeyError, TypeError, ValueError, np.linalg.LinAlgError):
-        raise InputError(f"{model_path}: holds no mixture sampler (it was fitted before vae had them); fit it again "
-                         "to sample from a mixture") from None
+        raise InputError(f"{model_path}: holds no mixture sampler (fitted before vae had them, or EM failed on its "
+                         "latent); fit it again to sample from a mixture") from None
     return mixture
 
 

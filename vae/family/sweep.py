@@ -37,6 +37,7 @@ from vae.core.errors import InputError
 from vae.core.io import atomic_write
 from vae.core.metrics import classification_scores, per_image_scores
 from vae.core.report import Outputs
+from vae.core.sample_quality import NEAREST
 from vae.family.config import REFERENCE_EPOCHS, AutoencoderConfig, FitConfig, applies
 from vae.family.fitting import fit_autoencoder, shaped_for
 from vae.family.inference import encode_set, passes
@@ -99,10 +100,12 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
             head = classification_scores(labels[test_index], predicted)
             scores.update({name: head[name] for name in METRICS if name in head})
     result = {"scores": scores, "epochs_loss": [stats.loss for stats in history], "fit_seconds": seconds}
-    if reference is not None:
-        sampler = default_sampler(model)
-        record = {"sampler": fit_mixture(encode_set(model, as_set("training folds", images[train_index], config)),
-                                         min(fit.sampler_components, len(train_index)), fit.seed)}
+    sampler = default_sampler(model)
+    record = {"sampler": None if sampler == "prior" or reference is None else
+              fit_mixture(encode_set(model, as_set("training folds", images[train_index], config)),
+                          min(fit.sampler_components, len(train_index)), fit.seed)}
+    judged = reference is not None and len(test_index) > NEAREST  # k-NN manifolds need more than k images
+    if judged and (sampler == "prior" or record["sampler"] is not None):  # None: EM failed
         samples = decode_draws(model, latent_draws(model, sampler, len(test_index), fit.seed, record, "a cell's model"))
         scores.update(sample_scores(features(reference, fold.pixels), features(reference, samples)))
         result.update(sampler=sampler, samples=np.round(samples[:SHOWN_SAMPLES] * 255).astype(np.uint8))
@@ -164,7 +167,9 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
             if remaining[result["cell"]] == 0:
                 bar.update()
     rows = [done[(cell_name(cell), fold)] for cell in todo for fold in range(folds)]
-    summary = write_outputs(rows, todo, grid, out, config.channels)
+    kinds = {cell_name(cell): (network.model, training.beta) for cell in todo
+             for network, training in [cell_configs(cell, config, fit)]}
+    summary = write_outputs(rows, todo, grid, out, config.channels, kinds)
     written = f"{os.path.join(out, 'results.csv')}, {os.path.join(out, 'summary.md')} and the figures"
     outputs.say(f"wrote {written}\n\n" + summary)
     return rows
@@ -211,10 +216,7 @@ def sweep_reference(train_set, reference_path: str | None, out: str, fit: FitCon
             outputs.say(f"training the reference network that samples are judged in: {reference_path}")
             network, _ = train_reference(train_set, REFERENCE_EPOCHS, fit.seed, fit.device, outputs.quiet)
             save_reference(reference_path, network, {"train": train_set.path, "epochs": REFERENCE_EPOCHS})
-    reference = load_reference(reference_path)
-    if (reference.config.image_size, reference.config.channels) != (train_set.side, train_set.channels):
-        raise InputError(f"{reference_path}: takes {reference.config.image_size}×{reference.config.image_size} images "
-                         f"of {reference.config.channels} channel(s), not TRAIN's")
+    reference = load_reference(reference_path, train_set.side, train_set.channels, "TRAIN's images are")
     return reference, os.path.abspath(reference_path)
 
 

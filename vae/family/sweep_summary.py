@@ -21,8 +21,10 @@ def cell_name(cell: dict) -> str:
     return " ".join(words) or "defaults"
 
 
-def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str, channels: int) -> str:
-    """OUT/results.csv, OUT/summary.md and the figures from the fits' rows; the summary's text."""
+def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str, channels: int,
+                  kinds: dict[str, tuple[str, float]]) -> str:
+    """OUT/results.csv, OUT/summary.md and the figures from the fits' rows; the summary's text. ``kinds``: each
+    cell's (model, β) as it was fitted, the sweep's base options included."""
     from vae.core.plots import save_all  # matplotlib: about a second of start-up
     from vae.family.figures import metrics_against, samples_side_by_side, sweep_curves
 
@@ -39,7 +41,7 @@ def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str, chan
     means = {cell_name(cell): cell_means(rows, cell_name(cell), metrics) for cell in todo}
     summary = summary_table(means, metrics)
     if "fd" in metrics:
-        summary += "\n\n" + generation_claims(todo, means)
+        summary += "\n\n" + generation_claims(todo, means, kinds)
     atomic_write(os.path.join(out, "summary.md"), lambda handle: handle.write((summary + "\n").encode()))
     curves = {cell_name(cell): np.mean([row["epochs_loss"] for row in rows if row["cell"] == cell_name(cell)],
                                        axis=0) for cell in todo}
@@ -93,23 +95,30 @@ def sample_grid(out: str, cell: dict) -> np.ndarray | None:
     return np.load(path).astype(np.float32) / 255 if os.path.exists(path) else None
 
 
-def generation_claims(todo: list[dict], means: dict) -> str:
+def generation_claims(todo: list[dict], means: dict, kinds: dict[str, tuple[str, float]]) -> str:
     """Whether the two generation claims the AE/VAE studies make hold here, from the cells' mean Fréchet distances
     (lower is better): each VAE (β = 1) against the AE with the same other knobs, and each β-VAE (β > 1) against
-    the β = 1 VAE with the same other knobs."""
+    the β = 1 VAE with the same other knobs. ``kinds``: each cell's (model, β) as fitted."""
     def rest(cell):
         return tuple(sorted((knob, value) for knob, value in cell.items() if knob not in ("model", "beta")))
 
     def fd(cell):
         return means[cell_name(cell)]["fd"][0]
 
-    vaes = [cell for cell in todo if cell.get("model", "vae") == "vae" and "fd" in means[cell_name(cell)]]
-    aes = {rest(cell): cell for cell in todo if cell.get("model") == "ae" and "fd" in means[cell_name(cell)]}
-    plain = {rest(cell): cell for cell in vaes if cell.get("beta", 1.0) == 1.0}
+    def std(cell):
+        return means[cell_name(cell)]["fd"][1]
+
+    def spread(cell):
+        return f"{fd(cell):.2f} ± {std(cell):.2f}"
+
+    scored = [cell for cell in todo if "fd" in means[cell_name(cell)]]
+    vaes = [cell for cell in scored if kinds[cell_name(cell)][0] == "vae"]
+    aes = {rest(cell): cell for cell in scored if kinds[cell_name(cell)][0] == "ae"}
+    plain = {rest(cell): cell for cell in vaes if kinds[cell_name(cell)][1] == 1.0}
     claims = [("VAEs generate better than AEs (VAE from its prior, AE from its mixture)",
                [(plain[key], aes[key]) for key in plain if key in aes]),
               ("β-VAEs with β > 1 generate better than β = 1 VAEs",
-               [(cell, plain[rest(cell)]) for cell in vaes if cell.get("beta", 1.0) > 1 and rest(cell) in plain])]
+               [(cell, plain[rest(cell)]) for cell in vaes if kinds[cell_name(cell)][1] > 1 and rest(cell) in plain])]
     lines = ["Generation (Fréchet distance of samples against the held-out folds, lower is better):"]
     for claim, pairs in claims:
         if not pairs:
@@ -117,7 +126,9 @@ def generation_claims(todo: list[dict], means: dict) -> str:
             continue
         better = sum(fd(first) < fd(second) for first, second in pairs)
         verdict = "holds" if better == len(pairs) else "does not hold" if better == 0 else "holds in part"
-        shown = "; ".join(f"{cell_name(first)} {fd(first):.2f} against {cell_name(second)} {fd(second):.2f}"
+        shown = "; ".join(f"{cell_name(first)} {spread(first)} against {cell_name(second)} {spread(second)}"
                           for first, second in pairs)
-        lines.append(f"- {claim}: {verdict} here ({better} of {len(pairs)}: {shown})")
+        close = sum(abs(fd(first) - fd(second)) <= max(std(first), std(second)) for first, second in pairs)
+        caveat = f"; {close} of the {len(pairs)} within a standard deviation over folds" if close else ""
+        lines.append(f"- {claim}: {verdict} here ({better} of {len(pairs)}: {shown}{caveat})")
     return "\n".join(lines)
