@@ -6,9 +6,10 @@ from PIL import Image
 
 from vae.core.data import Reading, load_image_set
 from vae.core.errors import InputError
-from vae.core.folders import decode, list_images
+from vae.core.folders import list_images
+from vae.core.image_file import decode, read_header
 from vae.core.io import picture_names
-from vae.datasets.folders import pack_folder
+from vae.datasets.folders import pack_folder, write_image_folder
 
 from helpers import shapes
 
@@ -128,19 +129,37 @@ def test_packing_nothing_readable_leaves_no_folder_and_a_repack_replaces_the_lab
     assert sorted(p.name for p in (tmp_path / "packed").iterdir()) == ["data.npy", "files.txt"]  # no stale labels
     with pytest.raises(InputError, match="--image-size 0: must be from 8"):
         pack_folder(str(tmp_path / "flat"), str(tmp_path / "other"), 0, quiet=True)
+    with pytest.raises(InputError, match="--image-size 0: must be from 8"):
+        write_image_folder(images, np.zeros(4, int), str(tmp_path / "other"), side=0)
+    (tmp_path / "flat" / "4.png").write_bytes(b"")  # the images' own size, asked of their headers, skips it too
+    count, skipped = pack_folder(str(tmp_path / "flat"), str(tmp_path / "packed"), skip_unreadable=True, quiet=True)
+    assert (count, skipped) == (4, ["4.png"]) and not (tmp_path / "other").exists()
+    with pytest.raises(InputError, match="lies inside"):  # its data.npy would hide the images from every command
+        pack_folder(str(tmp_path / "flat"), str(tmp_path / "flat" / "packed"), quiet=True)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(InputError, match="file: cannot write a packed set here"):
+        pack_folder(str(tmp_path / "classes"), str(tmp_path / "file"), quiet=True)
 
 
-def test_a_photo_stored_sideways_is_read_upright(tmp_path):
+def test_a_photo_stored_sideways_is_read_upright_and_damaged_metadata_is_passed_over(tmp_path):
     stored = np.zeros((16, 16), np.uint8)
     stored[0] = 255  # its top row
     exif = Image.Exif()
     exif[0x0112] = 6  # to be shown turned a quarter clockwise
     Image.fromarray(stored).save(tmp_path / "turned.png", exif=exif)
     np.testing.assert_array_equal(decode(str(tmp_path / "turned.png"), 16, 1), np.rot90(stored, -1))
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "wide.jpg", exif=exif)  # 30 wide, stored
+    assert read_header(str(tmp_path / "wide.jpg")) == ((20, 30), False)  # shown 20 wide, 30 high
+    assert decode(str(tmp_path / "wide.jpg"), 8, 3).shape == (3, 8, 8)
+    Image.fromarray(stored).save(tmp_path / "garbled.png", exif=b"not a TIFF block at all")
+    assert read_header(str(tmp_path / "garbled.png")) == ((16, 16), True)
+    np.testing.assert_array_equal(decode(str(tmp_path / "garbled.png"), 16, 1), stored)
 
 
 def test_pictures_from_two_files_of_one_name_get_two_names():
     assert picture_names(3, ("a/x.png", "a/x.jpg", "b.tif")) == ["a/x.png", "a/x.jpg.png", "b.png"]
+    with pytest.raises(InputError, match="two of the images would be written as x.jpg.png"):
+        picture_names(3, ("x.png", "x.jpg", "x.jpg.png"))
 
 
 def test_worker_processes_read_a_folder_as_this_process_does(tmp_path, monkeypatch):

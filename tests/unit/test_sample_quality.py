@@ -31,6 +31,15 @@ def test_precision_and_recall_tell_fidelity_from_diversity():
     assert narrow[0] > 0.9 and narrow[1] < 0.6  # a mode-seeking model: inside the real manifold, covering little of it
 
 
+def test_distances_in_many_blocks_give_the_same_answers(monkeypatch):
+    from vae.core import sample_quality
+
+    real, generated = gaussian(300), gaussian(200, shift=0.5, seed=1)
+    whole = precision_recall(real, generated)
+    monkeypatch.setattr(sample_quality, "BLOCK_ENTRIES", 7 * 300)  # blocks of 7 rows
+    assert precision_recall(real, generated) == whole
+
+
 def test_precision_and_recall_need_more_points_than_neighbours():
     with pytest.raises(ValueError, match="more than 3"):
         precision_recall(gaussian(3), gaussian(100))

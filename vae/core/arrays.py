@@ -14,6 +14,7 @@ from vae.core.errors import InputError, first_line, open_for_reading
 
 IMAGE_SIDE = 28  # the assignment's images (the family's take any side in SIDES)
 SIDES = (8, 1024)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")  # image files, read in folders of them
 CHUNK = 65_536  # images per validation pass over a memory-mapped file
 ACCEPTED_SHAPES = "N×28×28, N×784 or N×1×28×28"
 ANY_SIDE = "N×S×S, N×S² or N×1×S×S, or RGB N×3×S×S or N×S×S×3, for a side S from 8 to 1024"
@@ -40,6 +41,12 @@ def channels_of(shape: tuple[int, ...]) -> tuple[int, bool]:
 def is_packed_set(path: str) -> bool:
     """A folder of .npy files (it holds data.npy), rather than a folder of image files."""
     return os.path.isfile(os.path.join(path, "data.npy"))
+
+
+def check_side(side: int | None) -> None:
+    """--image-size S: a square side the networks and outputs take (None: not given)."""
+    if side is not None and not SIDES[0] <= side <= SIDES[1]:
+        raise InputError(f"--image-size {side}: must be from {SIDES[0]} to {SIDES[1]}")
 
 
 def read_arrays(path: str, labels: str) -> dict:

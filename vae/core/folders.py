@@ -12,26 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
-from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from vae.core.arrays import SIDES
+from vae.core.arrays import IMAGE_SUFFIXES, SIDES, check_side
 from vae.core.errors import InputError
+from vae.core.image_file import Mismatch, Unreadable, decode, read_header
 
-SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 CHUNK = 64  # images one worker decodes at a time
 PACKED = ("data.npy", "files.txt", "labels.npy", "classes.txt")  # a packed set's files (vae/core/arrays.py)
-ORIENTATION = 0x0112  # the EXIF tag of how a photo is to be turned
 PARALLEL_FROM = 2000  # files; fewer are read in this process, faster than starting worker processes
-
-
-class Unreadable(Exception):
-    """An image file that cannot be decoded (damaged, truncated, not an image after all)."""
-
-
-class Mismatch(Exception):
-    """An image that cannot be given the channels asked for: a colour image for a grey model."""
 
 
 @dataclass
@@ -59,7 +48,7 @@ def list_images(root: str) -> Listing:
         return Listing(root, loose, None, None)
     empty = [name for name, files in nested.items() if not files]
     if not folders or len(empty) == len(folders):
-        raise InputError(f"{root}: holds no image files ({', '.join(SUFFIXES)})")
+        raise InputError(f"{root}: holds no image files ({', '.join(IMAGE_SUFFIXES)})")
     if empty:
         raise InputError(f"{os.path.join(root, empty[0])}: a class folder without image files")
     classes = tuple(folders)
@@ -70,7 +59,7 @@ def list_images(root: str) -> Listing:
 
 
 def _is_image(folder: str, name: str) -> bool:
-    return (not name.startswith(".") and name.lower().endswith(SUFFIXES)
+    return (not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
             and os.path.isfile(os.path.join(folder, name)))
 
 
@@ -107,11 +96,8 @@ def _headers(root: str, files: list[str]) -> list[tuple]:
     found = []
     for relative in files:
         try:
-            with Image.open(os.path.join(root, relative)) as image:
-                turned = _orientation(image) in (5, 6, 7, 8)  # stored a quarter turn from upright
-                found.append((image.size[::-1] if turned else image.size,
-                               image.mode in GREY_MODES or (image.mode == "P" and _grey_palette(image))))
-        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            found.append(read_header(os.path.join(root, relative)))
+        except Unreadable as error:
             found.append((None, str(error)))
     return found
 
@@ -120,18 +106,12 @@ def settle(listing: Listing, side: int | None, channels: int | None, quiet: bool
            skip_unreadable: bool = False) -> tuple[int, int]:
     """The side and channels to read a folder at: those given, else its images' own (one square side; grey when
     every image is), from their headers."""
-    if side is not None and not SIDES[0] <= side <= SIDES[1]:
-        raise InputError(f"--image-size {side}: must be from {SIDES[0]} to {SIDES[1]}")
+    check_side(side)
     if side is None or channels is None:
         sizes, grey = survey(listing, quiet, skip_unreadable)
         side = side or image_side(sizes, listing.root)
         channels = channels or (1 if grey else 3)
     return side, channels
-
-
-def _grey_palette(image: Image.Image) -> bool:
-    palette = np.array(image.getpalette() or [], dtype=np.int64).reshape(-1, 3)
-    return bool(np.all(palette[:, 0] == palette[:, 1]) and np.all(palette[:, 1] == palette[:, 2]))
 
 
 def image_side(sizes: set, root: str) -> int:
@@ -148,56 +128,6 @@ def image_side(sizes: set, root: str) -> int:
     return width
 
 
-def decode(path: str, side: int, channels: int, colour_to_grey: bool = False) -> np.ndarray:
-    """One image file as uint8 (side, side) grey or (3, side, side) RGB, upright as its EXIF orientation says,
-    resized with antialiasing; a colour image for grey is converted when ``colour_to_grey``, else refused."""
-    try:
-        with Image.open(path) as image:
-            image.draft(image.mode, (side, side))  # a JPEG decodes straight at a smaller scale, still >= side
-            if _orientation(image) != 1:  # a phone's photo stored sideways
-                image = ImageOps.exif_transpose(image)
-            image = _in_channels(_eight_bit(image), channels, colour_to_grey)
-            if image.size != (side, side):
-                image = image.resize((side, side), Image.Resampling.BILINEAR)  # antialiased when shrinking
-            pixels = np.asarray(image, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise Unreadable(str(error) or type(error).__name__) from None
-    return pixels if channels == 1 else pixels.transpose(2, 0, 1)
-
-
-def _orientation(image: Image.Image) -> int:
-    """The EXIF orientation (1: upright) from the file's header; a PNG without EXIF there is not decoded for it."""
-    if image.format == "PNG" and "exif" not in image.info:
-        return 1
-    return image.getexif().get(ORIENTATION, 1)
-
-
-def _eight_bit(image: Image.Image) -> Image.Image:
-    """16-bit and 32-bit grey as 8-bit grey (0..65535 to 0..255); float grey must lie in [0, 1]."""
-    if image.mode.startswith("I"):
-        values = np.asarray(image, dtype=np.float64) / 257
-        return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
-    if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if not (np.all(np.isfinite(values)) and values.min() >= 0 and values.max() <= 1):
-            raise ValueError("float pixels outside [0, 1]")
-        return Image.fromarray(np.round(values * 255).astype(np.uint8), "L")
-    return image
-
-
-def _in_channels(image: Image.Image, channels: int, colour_to_grey: bool) -> Image.Image:
-    """The image as RGB, or as grey when it is grey (an RGB file whose three channels are equal counts as grey) or
-    when colour is to be converted."""
-    if channels == 3:
-        return image.convert("RGB")
-    if image.mode in GREY_MODES or colour_to_grey:
-        return image.convert("L")
-    rgb = np.asarray(image.convert("RGB"))
-    if np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]):
-        raise Mismatch("a colour image, but grey images are asked for")
-    return Image.fromarray(np.ascontiguousarray(rgb[..., 0]), "L")
-
-
 def pack(listing: Listing, out: str, side: int, channels: int, skip_unreadable: bool = False, quiet: bool = True,
          colour_to_grey: bool = False) -> tuple[int, list[str]]:
     """Decode every image of ``listing`` into the packed form in the folder ``out`` (made if need be); the number
@@ -207,11 +137,12 @@ def pack(listing: Listing, out: str, side: int, channels: int, skip_unreadable: 
     Ctrl-C), it leaves ``out`` as it found it.
     """
     made = not os.path.exists(out)
-    os.makedirs(out, exist_ok=True)
     shape = (side, side) if channels == 1 else (channels, side, side)
     temporary = {name: os.path.join(out, f".{name}.tmp") for name in PACKED}
+    part = temporary["data.npy"] + ".part"
     packed = False
     try:
+        os.makedirs(out, exist_ok=True)
         data = np.lib.format.open_memmap(temporary["data.npy"], "w+", np.uint8, (len(listing.files), *shape))
         kept, every_failure = [], []  # all chunks run to their end: a worker is never stopped mid-task
         decoded = _in_chunks(_decode_chunk, listing, quiet, "reading", side, channels, colour_to_grey)
@@ -224,20 +155,22 @@ def pack(listing: Listing, out: str, side: int, channels: int, skip_unreadable: 
         _refuse(listing, every_failure, skip_unreadable)
         if not kept:
             raise InputError(f"{listing.root}: not one of its images is readable")
-        _write_packed(temporary, data, kept, listing)
+        _write_packed(temporary, part, data, kept, listing)
         del data
-        for name in PACKED:
+        for name in reversed(PACKED):  # data.npy last: until it is there, the folder is no packed set
             final = os.path.join(out, name)
             if os.path.exists(temporary[name]):
                 os.replace(temporary[name], final)
             elif os.path.exists(final):  # a labelled set's labels, from an earlier pack into the same folder
                 os.remove(final)
         packed = True
+    except OSError as error:  # decoding catches its own: these are the packed files' (a full disk, a file as OUT)
+        raise InputError(f"{out}: cannot write a packed set here ({error.strerror or error})") from None
     finally:
-        for path in temporary.values():
+        for path in (*temporary.values(), part):
             if os.path.exists(path):
                 os.remove(path)
-        if made and not packed and not os.listdir(out):
+        if made and not packed and os.path.isdir(out) and not os.listdir(out):
             os.rmdir(out)
     return len(kept), [relative for relative, _, _ in every_failure]
 
@@ -254,12 +187,11 @@ def _refuse(listing: Listing, failures: list, skip_unreadable: bool) -> None:
                          "--skip-unreadable leaves such files out")
 
 
-def _write_packed(temporary: dict, data: np.memmap, kept: list[int], listing: Listing) -> None:
+def _write_packed(temporary: dict, part: str, data: np.memmap, kept: list[int], listing: Listing) -> None:
     """The packed files under their temporary names: data with the rows kept, and the files (and labels and
     classes) that go with them."""
     data.flush()
     if len(kept) < len(data):
-        part = temporary["data.npy"] + ".part"
         final = np.lib.format.open_memmap(part, "w+", np.uint8, (len(kept), *data.shape[1:]))
         final[:] = data[:len(kept)]
         final.flush()

@@ -15,7 +15,7 @@ import numpy as np
 
 NEAREST = 3  # k of the k-nearest-neighbour manifolds, as the paper's default
 BLOCK = 2048  # rows of a distance matrix computed at a time, fewer when there are many points
-BLOCK_ENTRIES = 2**24  # at most so many distances (64 MB of float32) held at once
+BLOCK_ENTRIES = 2**24  # distances per block: 64 MB of float32, a few times that with the temporaries
 
 
 def frechet_distance(real: np.ndarray, generated: np.ndarray) -> float:
@@ -72,4 +72,4 @@ def _squared_distances(queries: np.ndarray, points: np.ndarray):
     for start in range(0, len(queries), rows):
         block = queries[start:start + rows]
         squared = np.einsum("ij,ij->i", block, block)[:, None] - 2 * block @ points.T + squared_points[None, :]
-        yield start, np.maximum(squared, 0)
+        yield start, np.maximum(squared, 0, out=squared)

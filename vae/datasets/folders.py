@@ -10,10 +10,11 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-from vae.core.arrays import SIDES
+from vae.core.arrays import check_side
 from vae.core.errors import InputError, first_line, open_for_reading
-from vae.core.folders import Unreadable, decode, list_images, pack, settle
-from vae.core.io import atomic_write
+from vae.core.folders import list_images, pack, settle
+from vae.core.image_file import Unreadable, decode
+from vae.core.io import atomic_write, check_outside
 
 HAM_DIAGNOSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 
@@ -37,8 +38,7 @@ def arrange_ham10000(image_folders: list[str], metadata: str, out: str, side: in
     if missing:
         raise InputError(f"{metadata}: {len(missing)} of its images are in none of {', '.join(image_folders)} "
                          f"(the first: {missing[0]}.jpg)")
-    if side is not None and not SIDES[0] <= side <= SIDES[1]:
-        raise InputError(f"--image-size {side}: must be from {SIDES[0]} to {SIDES[1]}")
+    check_side(side)
     # written into a staging folder beside OUT first: a damaged JPEG stops it with OUT as it was
     names = [os.path.join(row["dx"], row["image_id"] + (".png" if side else ".jpg")) for row in rows]
     staging = None
@@ -51,7 +51,7 @@ def arrange_ham10000(image_folders: list[str], metadata: str, out: str, side: in
             os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
             os.replace(os.path.join(staging, name), os.path.join(out, name))
     except OSError as error:
-        raise InputError(f"{out}: cannot write ({error.strerror or error})") from None
+        raise InputError(f"{error.filename or out}: {error.strerror or error}") from None
     finally:
         if staging:
             shutil.rmtree(staging, ignore_errors=True)
@@ -83,6 +83,7 @@ def write_image_folder(images: np.ndarray, labels: np.ndarray, out: str, side: i
                        tint: bool = False, seed: int = 0) -> list[str]:
     """(N, H, W) uint8 grey images as OUT/LABEL/NNNNNN.png, one subfolder per label: resized to SIDE×SIDE when
     given, and with ``tint`` as RGB, each image's ink in a colour of its own (a seeded draw), its ground black."""
+    check_side(side)
     colours = np.random.default_rng(seed).uniform(0.25, 1.0, (len(images), 3))
     written = []
     for index, (image, label) in enumerate(zip(images, labels)):
@@ -102,5 +103,6 @@ def pack_folder(folder: str, out: str, side: int | None = None, channels: int | 
                 skip_unreadable: bool = False, quiet: bool = False) -> tuple[int, list[str]]:
     """A folder of images packed into OUT (data.npy, labels.npy, classes.txt, files.txt) for later runs: the number
     of images packed, and the files left out as unreadable."""
+    check_outside(out, folder)  # data.npy inside a folder of images would make it a packed set, its images unread
     listing = list_images(folder)
-    return pack(listing, out, *settle(listing, side, channels, quiet), skip_unreadable, quiet)
+    return pack(listing, out, *settle(listing, side, channels, quiet, skip_unreadable), skip_unreadable, quiet)

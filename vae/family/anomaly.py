@@ -51,7 +51,7 @@ def truth_from_labels(labels: np.ndarray | None, path: str, abnormal: tuple | No
         return None
     if named:
         present = np.unique(labels)
-        named = tuple(str(int(name)) if name.isdigit() and name not in present else name for name in named)  # 01: 1
+        named = tuple(str(int(name)) if name.isdecimal() and name not in present else name for name in named)  # 01: 1
         absent = [name for name in named if name not in present]
         if absent:
             raise InputError(f"{option}: {', '.join(absent)} do not occur in the labels of {path} "

@@ -144,10 +144,12 @@ def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Output
         truth = load_images_for(model, truth_path, model_path, skip_unreadable=skip_unreadable, outputs=outputs)
         if len(truth) != len(image_set):
             raise InputError(f"{truth_path}: has {len(truth)} images but {data_path} has {len(image_set)}")
-        if image_set.files is not None and truth.files is not None and image_set.files != truth.files:
-            first = next(index for index, pair in enumerate(zip(image_set.files, truth.files)) if pair[0] != pair[1])
-            raise InputError(f"{truth_path}: its image {truth.files[first]} stands where {data_path} has "
-                             f"{image_set.files[first]}; the clean images must have the noisy ones' names")
+        if image_set.files is not None and truth.files is not None:
+            stems = [[os.path.splitext(name)[0] for name in files] for files in (image_set.files, truth.files)]
+            first = next((index for index, pair in enumerate(zip(*stems)) if pair[0] != pair[1]), None)
+            if first is not None:  # a.png may stand for a.jpg: only the names must match
+                raise InputError(f"{truth_path}: its image {truth.files[first]} stands where {data_path} has "
+                                 f"{image_set.files[first]}; the clean images must have the noisy ones' names")
     pairs = decoded_pairs(truth, decoded_batches(model, image_set))
     scores = write_images(out_path, image_set, pairs, lambda pairs: image_quality(pairs, image_set.channels))
     outputs.say(f"wrote {out_path}: {len(image_set)} images\n" + format_scores(scores) + f"\n  (against {truth.path})")

@@ -101,10 +101,10 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
             scores.update({name: head[name] for name in METRICS if name in head})
     result = {"scores": scores, "epochs_loss": [stats.loss for stats in history], "fit_seconds": seconds}
     sampler = default_sampler(model)
-    record = {"sampler": None if sampler == "prior" or reference is None else
+    judged = reference is not None and len(test_index) > NEAREST  # k-NN manifolds need more than k images
+    record = {"sampler": None if sampler == "prior" or not judged else
               fit_mixture(encode_set(model, as_set("training folds", images[train_index], config)),
                           min(fit.sampler_components, len(train_index)), fit.seed)}
-    judged = reference is not None and len(test_index) > NEAREST  # k-NN manifolds need more than k images
     if judged and (sampler == "prior" or record["sampler"] is not None):  # None: EM failed
         samples = decode_draws(model, latent_draws(model, sampler, len(test_index), fit.seed, record, "a cell's model"))
         scores.update(sample_scores(features(reference, fold.pixels), features(reference, samples)))

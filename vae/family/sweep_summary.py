@@ -42,6 +42,11 @@ def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str, chan
     summary = summary_table(means, metrics)
     if "fd" in metrics:
         summary += "\n\n" + generation_claims(todo, means, kinds)
+        unscored = sum("fd" not in row["scores"] for row in rows)
+        if unscored:
+            summary += (f"\n\n({unscored} of the {len(rows)} fits have no generation scores: a held-out fold too "
+                        "small for k-NN manifolds, or EM found no mixture in an AE's latents; means are over the folds "
+                        "scored)")
     atomic_write(os.path.join(out, "summary.md"), lambda handle: handle.write((summary + "\n").encode()))
     curves = {cell_name(cell): np.mean([row["epochs_loss"] for row in rows if row["cell"] == cell_name(cell)],
                                        axis=0) for cell in todo}
