@@ -71,6 +71,8 @@ CASES = {
         lambda f: ["reconstruct", image_folder(f, "colour", {"1.png": np.stack([IMAGES[0], IMAGES[1], IMAGES[2]], -1)}),
                    "model.pth"], ["colour/1.png", "a colour image"],
     ),
+    "fit: one image file as TRAIN": (fit_on(lambda f: image_folder(f, "one", {"1.png": IMAGES[0]}) / "1.png"),
+                                     ["one/1.png", "one image file", "the folder"]),
     "fit: an empty image file": (fit_on(lambda f: image_folder(f, "zero", {"1.png": IMAGES[0], "2.png": b""})),
                                  ["zero/2.png", "not a readable image", "--skip-unreadable"]),
     "fit: no readable image even when skipping": (

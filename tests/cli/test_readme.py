@@ -33,5 +33,5 @@ def test_the_first_five_minutes_run_as_written(tmp_path):
                                 env={**os.environ, "PYTHONPATH": ROOT})
         assert result.returncode == 0, (words, result.stderr[-2000:])
     for name in ("vae.pth", "gmm_params.pkl", "vae_reconstructed.npz", "vae.csv", "model.pth", "reconstructed.npz",
-                 "samples.npz", "samples.png"):
+                 "samples.npz", "samples.png", "ref.pth", "judged.npz", "folder_model.pth", "predictions.csv"):
         assert (tmp_path / name).exists(), name

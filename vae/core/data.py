@@ -20,6 +20,7 @@ import numpy as np
 
 from vae.core.arrays import (
     IMAGE_SIDE,
+    IMAGE_SUFFIXES,
     channels_of,
     is_packed_set,
     read_arrays,
@@ -138,6 +139,8 @@ def load_image_set(path: str, *, labels: str = "optional", rgb: bool = False, re
     """
     if rgb and os.path.isdir(path) and not is_packed_set(path):
         return _read_folder(path, labels, reading, quiet, say)
+    if rgb and path.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(path):
+        raise InputError(f"{path}: is one image file; give the folder of images it is in (or an .npz/.npy file)")
     arrays = read_arrays(path, labels)
     data = arrays["data"]
     channel_count, channels_last = channels_of(data.shape) if rgb else (1, False)
