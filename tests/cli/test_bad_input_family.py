@@ -163,7 +163,7 @@ CASES = {
     ),
     "fit: more mixture components than images": (
         fit_on(lambda f: npz(f, "few.npz", data=IMAGES), "--sampler-components", "40"),
-        ["--sampler-components 40", "30 images"],
+        ["--sampler-components 40", "30 images", "--sampler-components 30 or fewer"],
     ),
     "generate: a data file as the model": (lambda f: ["generate", f.sets["test"], "5"],
                                            ["test.npz", "not a torch checkpoint"]),

@@ -19,7 +19,7 @@ def check_components(components: int, count: int, source: str) -> None:
     """Before a fit: a mixture cannot have more components than there are training images to start them from."""
     if components > count:
         raise InputError(f"--sampler-components {components}: more mixture components than the {count:,} images of "
-                         f"{source}")
+                         f"{source}; give --sampler-components {count} or fewer")
 
 
 def fit_mixture(latent: np.ndarray, components: int, seed: int) -> dict | None:
