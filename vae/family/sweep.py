@@ -72,10 +72,11 @@ def cell_configs(cell: dict, config: AutoencoderConfig, fit: FitConfig) -> tuple
 
 
 def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np.ndarray, config: AutoencoderConfig,
-             fit: FitConfig, reference=None) -> dict:
+             fit: FitConfig, reference=None, real_features=None) -> dict:
     """Fit on images[train_index], score on images[test_index]; the scores and the per-epoch losses. With a
-    ``reference`` network, also the samples' Fréchet distance and precision/recall against the held-out fold
-    (as many samples as it has images, from the model's default sampler), and the first of those samples."""
+    ``reference`` network and the held-out fold's (M, FEATURES) ``real_features`` in it, also the samples' Fréchet
+    distance and precision/recall against the fold (as many samples as it has images, from the model's default
+    sampler), and the first of those samples."""
     torch.set_num_threads(1)
     targets = None if labels is None or not config.head_classes else np.searchsorted(config.head_classes, labels)
     start = time.perf_counter()
@@ -107,7 +108,7 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
                           min(fit.sampler_components, len(train_index)), fit.seed)}
     if judged and (sampler == "prior" or record["sampler"] is not None):  # None: EM failed
         samples = decode_draws(model, latent_draws(model, sampler, len(test_index), fit.seed, record, "a cell's model"))
-        scores.update(sample_scores(features(reference, fold.pixels), features(reference, samples)))
+        scores.update(sample_scores(real_features, features(reference, samples)))
         result.update(sampler=sampler, samples=np.round(samples[:SHOWN_SAMPLES] * 255).astype(np.uint8))
     return result
 
@@ -142,6 +143,9 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
     splitter = StratifiedKFold(folds, shuffle=True,
                                random_state=fit.seed) if head else KFold(folds, shuffle=True, random_state=fit.seed)
     splits = list(splitter.split(images, train_set.labels if head else None))
+    # each fold's real images pass through the reference once, not once per cell
+    real_features = [None if reference is None else features(reference, images[test].reshape(len(test), -1))
+                     for _, test in splits]
     jobs = jobs or os.cpu_count() or 1
     done, pending = finished_fits(todo, folds, out, lambda cell: plain(
         {"train": os.path.abspath(train_path), "folds": folds, "reference": reference_path,
@@ -155,7 +159,7 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
               disable=True if outputs.quiet else None) as bar:
         runner = Parallel(n_jobs=min(jobs, max(len(pending), 1)), return_as="generator_unordered")
         for result in runner(delayed(fold_job)(images, train_set.labels, splits[fold], cell, fold, settings, config,
-                                               fit, reference)
+                                               fit, reference, real_features[fold])
                              for cell, fold, settings in pending):
             kept = result.pop("samples", None)
             if kept is not None and result["fold"] == 0:
@@ -193,9 +197,9 @@ def finished_fits(todo: list[dict], folds: int, out: str, settings_of) -> tuple[
 
 
 def fold_job(images, labels, split, cell: dict, fold: int, settings: dict, config: AutoencoderConfig,
-             fit: FitConfig, reference=None) -> dict:
+             fit: FitConfig, reference=None, real_features=None) -> dict:
     """One (cell, fold) fit, as its JSON file holds it."""
-    result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit), reference)
+    result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit), reference, real_features)
     return {"cell": cell_name(cell), "knobs": plain(cell), "fold": fold, "settings": settings, **result}
 
 
