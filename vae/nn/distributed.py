@@ -33,8 +33,17 @@ def start(device):
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    atexit.register(dist.destroy_process_group)
+    atexit.register(_leave)
     return device
+
+
+def _leave() -> None:
+    """At exit, leave the group together: rank 0 still writes files after training while the others are done, and
+    a rank tearing gloo down alone while its peer works could abort (SIGABRT, seen once in a test)."""
+    try:
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def active() -> bool:
