@@ -31,7 +31,8 @@ from vae.core.arrays import (
 )
 from vae.core.errors import InputError
 
-__all__ = ["IMAGE_SIDE", "ImageSet", "Reading", "in_layout", "load_image_set", "release_pages", "to_unit_float"]
+__all__ = ["IMAGE_SIDE", "ImageSet", "Reading", "in_batches", "in_layout", "load_image_set", "named", "release_pages",
+           "to_unit_float"]
 
 
 @dataclass
@@ -89,10 +90,7 @@ class ImageSet:
 
     def label_names(self, labels: np.ndarray | None = None) -> np.ndarray:
         """Labels (default: each image's) as names, (N,) str: their class folders' names, else the numbers."""
-        labels = self.labels if labels is None else np.asarray(labels)
-        if self.class_names is not None:
-            return np.array(self.class_names)[labels]
-        return labels.astype(str)
+        return named(self.labels if labels is None else labels, self.class_names)
 
     def restore(self, images: np.ndarray) -> np.ndarray:
         """(N, C·S·S) images, channel first, in the file's own layout (``stored_shape``)."""
@@ -111,6 +109,18 @@ class ImageSet:
         for start, batch in zip(range(0, len(self), batch_size), self.batches(batch_size)):
             rows[start:start + len(batch)] = function(batch)
         return rows
+
+
+def in_batches(function, array: np.ndarray, batch_size: int) -> np.ndarray:
+    """``function`` of each (B, ...) slice of ``array`` in turn, the results' rows joined in order: one batch's
+    work in memory at a time (ImageSet.map_batches does the same over a set read from a file)."""
+    return np.concatenate([function(array[start:start + batch_size]) for start in range(0, len(array), batch_size)])
+
+
+def named(labels, class_names: tuple[str, ...] | None) -> np.ndarray:
+    """(N,) integer labels as names, (N,) str: the class folders' names they index, else the numbers themselves."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return np.array(class_names)[labels] if class_names else labels.astype(str)
 
 
 def in_layout(images: np.ndarray, sample_shape: tuple[int, ...]) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vae.core import checkpoint
-from vae.core.data import Reading, in_layout, load_image_set
+from vae.core.data import Reading, in_layout, load_image_set, named
 from vae.core.errors import InputError
 from vae.core.io import (
     atomic_write,
@@ -39,7 +39,6 @@ from vae.family.inference import (
     decoded_batches,
     decoded_pairs,
     encode_set,
-    label_names,
     load_autoencoder,
     load_images_for,
 )
@@ -235,7 +234,7 @@ def classify(data_path: str, model_path: str, out_path: str | None, outputs: Out
                                 outputs=outputs)
     with torch.no_grad():
         indices = model.classify(torch.from_numpy(encode_set(model, image_set))).argmax(dim=1).numpy()
-    known = label_names(model.config, model.config.head_classes)
+    known = named(model.config.head_classes, model.config.class_names)
     predicted = known[indices]
     atomic_write(out_path, lambda handle: write_predictions(handle, predicted, image_set.files))
     outputs.say(f"wrote {out_path}: {len(predicted)} predictions")

@@ -52,12 +52,6 @@ def load_images_for(model: Autoencoder, path: str, model_path: str, labels: str 
     return image_set
 
 
-def label_names(config: AutoencoderConfig, labels) -> np.ndarray:
-    """Labels as a model names them, (N,) str: its class folders' names, else the numbers themselves."""
-    labels = np.asarray(labels, dtype=np.int64)
-    return np.array(config.class_names)[labels] if config.class_names else labels.astype(str)
-
-
 def _means(model: Autoencoder, image_set: ImageSet, batch: np.ndarray) -> torch.Tensor:
     """Latent means (B, D) of a (B, C·H·W) batch of the set."""
     return model.encode(torch.from_numpy(batch).view(-1, *image_set.tensor_shape()))[0]

@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vae.core import checkpoint
-from vae.core.data import ImageSet
+from vae.core.data import ImageSet, in_batches
 from vae.core.errors import InputError, first_line
 from vae.core.sample_quality import frechet_distance, precision_recall
 from vae.nn.training import Phase, optimise, progress_bar, resolve_device, seed_everything
@@ -109,9 +109,8 @@ def load_reference(path: str, side: int | None = None, channels: int | None = No
 def features(network: ReferenceNet, images: np.ndarray, batch: int = 1024) -> np.ndarray:
     """(N, FEATURES) features of (N, C·S·S) images in [0, 1], at the reference's own side and channels."""
     shape = (-1, network.config.channels, network.config.image_size, network.config.image_size)
-    return np.concatenate([network.body(torch.from_numpy(np.ascontiguousarray(images[start:start + batch],
-                                                                              np.float32)).view(shape)).numpy()
-                           for start in range(0, len(images), batch)])
+    return in_batches(lambda rows: network.body(torch.from_numpy(np.ascontiguousarray(rows, np.float32)).view(shape))
+                      .numpy(), images, batch)
 
 
 def sample_scores(real: np.ndarray, generated: np.ndarray) -> dict[str, float]:

@@ -11,6 +11,7 @@ The mixture is stored in MODEL.pth's record as plain lists (read back without un
 import numpy as np
 import torch
 
+from vae.core.data import in_batches
 from vae.core.errors import InputError
 from vae.core.gmm import GaussianMixture, fit
 
@@ -70,5 +71,5 @@ def latent_draws(model, sampler: str, count: int, seed: int, record: dict, model
 @torch.no_grad()
 def decode_draws(model, latent: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Images (N, C·S·S) float32 in [0, 1] decoded from (N, D) latent points, a batch at a time."""
-    return np.concatenate([torch.sigmoid(model.decode(torch.from_numpy(latent[start:start + batch]))).flatten(1).numpy()
-                           for start in range(0, len(latent), batch)])
+    return in_batches(lambda points: torch.sigmoid(model.decode(torch.from_numpy(points))).flatten(1).numpy(), latent,
+                      batch)
