@@ -48,7 +48,8 @@ def family(shape_sets, tmp_path_factory):
     folder = tmp_path_factory.mktemp("family")
     train_x, train_y = shapes(600, seed=1)
     rgb_train = write_npz(folder / "rgb_train.npz", rgb(train_x), train_y)
-    run_vae("fit", shape_sets["train"], "vae_head.pth", "--head", "--latent-dim", "4", *FAMILY_FAST, cwd=folder,
+    run_vae("fit", shape_sets["train"], "vae_head.pth", "--model", "vae", "--head", "--latent-dim", "4", *FAMILY_FAST,
+            cwd=folder,
             check=True)
     run_vae("fit", shape_sets["train"], "ae.pth", "--model", "ae", "--no-plots", *MLP_FAST, cwd=folder, check=True)
     run_vae("fit", rgb_train, "rgb.pth", "--no-plots", *FAMILY_FAST, cwd=folder, check=True)

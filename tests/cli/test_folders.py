@@ -97,7 +97,7 @@ def test_rgb_images_of_another_size_fit_generate_and_are_resized_at_test_time(tm
     write_folder(tmp_path / "rgb", rgb(coloured), labels)
     run_vae("fit", tmp_path / "rgb", "rgb.pth", "--epochs", "1", "--quiet", "--no-plots", cwd=tmp_path, check=True)
     config = torch.load(tmp_path / "rgb.pth", weights_only=True)["config"]
-    assert (config["image_size"], config["channels"], tuple(config["conv_channels"])) == (40, 3, (32, 64, 128))
+    assert (config["image_size"], config["channels"], tuple(config["conv_channels"])) == (40, 3, (16, 32, 64))
     run_vae("generate", "rgb.pth", "5", "--out", "new/", cwd=tmp_path, check=True)
     assert Image.open(tmp_path / "new" / "000000.png").size == (40, 40) and (tmp_path / "new.png").exists()
     write_folder(tmp_path / "large", rgb(np.stack([np.asarray(Image.fromarray(image).resize((80, 80)))

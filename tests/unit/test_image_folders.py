@@ -57,9 +57,21 @@ def test_sizes_and_channels_come_from_the_images_or_from_reading(tmp_path):
         load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(side=28, channels=1))
     grey = load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(28, 1, colour_to_grey=True))  # fit asks
     assert grey.tensor_shape() == (1, 28, 28)
-    save(tmp_path / "rgb" / "odd.png", images[0])
-    with pytest.raises(InputError, match="2 sizes .*--image-size"):
+    said = []
+    near = np.asarray(Image.fromarray(images[0]).resize((48, 48)))
+    save(tmp_path / "rgb" / "near.png", np.stack([near, near, near // 2], axis=-1))
+    mixed = load_image_set(str(tmp_path / "rgb"), rgb=True, say=said.append)
+    assert mixed.side == 56 and len(mixed) == 5  # the commonest side; the 48×48 image enlarged a little
+    assert said == [f"{tmp_path / 'rgb'}: its images have 2 sizes; reading all at the commonest, 56×56 (4 of 5 "
+                    "images), as --image-size 56 would"]
+    save(tmp_path / "rgb" / "odd.png", images[0])  # grey, and 28×28: half the side
+    with pytest.raises(InputError, match=r"rgb: 1 of its 6 images are grey and the rest are not \(the first: "
+                                         r"odd.png\); give --channels 1"):
         load_image_set(str(tmp_path / "rgb"), rgb=True)
+    with pytest.raises(InputError, match=r"1 of its 6 images are at most half the side 56 .* \(the first: odd.png, "
+                                         r"28×28\); remove them, or give --image-size"):
+        load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(channels=3))
+    assert load_image_set(str(tmp_path / "rgb"), rgb=True, reading=Reading(56, 3)).side == 56  # enlarged on purpose
 
 
 def test_sixteen_bit_grey_palette_and_grey_rgb_decode_as_eight_bit_grey(tmp_path):

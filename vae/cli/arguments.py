@@ -51,7 +51,8 @@ def shown(value) -> str:
 
 def settings(cls, args: argparse.Namespace, **given):
     """A settings dataclass from parsed arguments: each field from the argument of its name (``dest``) where the
-    command line gave one; ``given`` fields (nested settings) as given; the rest keep their defaults."""
+    command line gave one; ``given`` fields (nested settings, choices made from the options) win; the rest keep
+    their defaults."""
     values = {field.name: getattr(args, field.name) for field in fields(cls)
               if getattr(args, field.name, None) is not None}
-    return cls(**values, **given)
+    return cls(**{**values, **given})

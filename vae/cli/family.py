@@ -8,6 +8,7 @@ from vae.cli.options import FIT_OPTIONS, add_options, given
 from vae.core.data import Reading
 from vae.core.errors import InputError
 from vae.core.report import Outputs
+from vae.family.choices import implied_model
 from vae.family.config import APPLIES_TO, REFERENCE_EPOCHS, SAMPLERS, AutoencoderConfig, FitConfig, applies
 
 FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy files or a folder of images
@@ -45,7 +46,9 @@ The autoencoder family (a model file of its own, MODEL.pth), on grey or RGB imag
 
 # command: (its one-line help, its description, its positional arguments: (dest, metavar[, type]))
 SUBCOMMANDS = {
-    "fit": ("train a network of the family", "Train a VAE or a plain AE on TRAIN and write MODEL.pth.",
+    "fit": ("train a network of the family", "Train a VAE or a plain AE on TRAIN and write MODEL.pth. What is not "
+            "given is chosen from TRAIN (the image side and channels, the latent size, the conv widths, how long to "
+            "train), printed before training and stored in MODEL.pth.",
             (("train", "TRAIN"), ("model_path", "MODEL.pth"))),
     "reconstruct": ("decode images", "Decode each image from its latent mean; print MSE, PSNR and SSIM against it.",
                     (("data", "DATA"), ("model_path", "MODEL.pth"))),
@@ -176,9 +179,11 @@ def _reading_options(form, sizes: bool = False) -> None:
     reading = form.add_argument_group("folders of image files")
     if sizes:
         reading.add_argument("--image-size", dest="side", metavar="S", type=int,
-                             help="resize every image to S×S (default: the images' own side, when they all share it)")
+                             help="resize every image to S×S (default: the side most images have; images at most "
+                                  "half of it are refused rather than enlarged)")
         reading.add_argument("--channels", type=int, choices=(1, 3),
-                             help="1 (grey) or 3 (RGB) (default: 1 when every image is grey)")
+                             help="1 (grey) or 3 (RGB) (default: the images' own; a folder mixing grey and colour "
+                                  "images needs it)")
     reading.add_argument("--skip-unreadable", action="store_true",
                          help="leave out image files that cannot be decoded (and say how many) rather than stop")
 
@@ -206,8 +211,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def fit(args, outputs: Outputs) -> None:
     from vae.family import commands
 
-    config = settings(AutoencoderConfig, args)
-    refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model, "arch": config.arch, "head": args.head})
+    options = given(args, FIT_OPTIONS)
+    config = settings(AutoencoderConfig, args, model=args.model or implied_model(options, args.head))
+    refuse_inapplicable(options, {"model": config.model, "arch": config.arch, "head": args.head})
     commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs,
                  settings(Reading, args, colour_to_grey=True))
 
@@ -225,7 +231,8 @@ def sweep(args, outputs: Outputs) -> None:
     from vae.family.sweep import sweep as run_sweep
 
     reading = settings(Reading, args, colour_to_grey=True)
-    run_sweep(args.train, parse_grid(args.grid), settings(AutoencoderConfig, args), settings(FitConfig, args),
+    config = settings(AutoencoderConfig, args, model=args.model or implied_model(given(args, FIT_OPTIONS), args.head))
+    run_sweep(args.train, parse_grid(args.grid), config, settings(FitConfig, args),
               args.head, args.folds, args.jobs, args.out, outputs, reading, args.reference)
 
 

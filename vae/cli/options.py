@@ -56,12 +56,14 @@ TRAIN_OPTIONS = {  # group title: (the settings its defaults come from, rows)
 
 FIT_OPTIONS = {
     "network": ((AutoencoderConfig(),), [
-        ("--model", ("vae", "ae"), "variational or plain autoencoder"),
+        ("--model", ("vae", "ae"), "variational or plain autoencoder (default: ae with --head, its code classifies "
+                                   "better; else vae; --beta implies vae, --sparsity ae)"),
         ("--arch", ("mlp", "conv"), ""),
-        ("--latent-dim", positive(int), ""),
+        ("--latent-dim", positive(int), "latent size (default: from the images, C·S²/192 values within 10..128)"),
         ("--layers", positive(int),
          "mlp: layers from the input to the latent, widths D_i = D_x - round((D_x - D_z) i / n)"),
-        ("--conv-channels", widths, "conv: channels of each stride-2 layer"),
+        ("--conv-channels", widths, "conv: channels of each stride-2 layer (default: from the side, down to a map "
+                                    "at most 8 wide, doubling from 32 up to side 32, from 16 above)"),
         ("--conv-hidden", positive(int), "conv: dense width before the latent"),
         ("--head", SWITCH, "train a classifier head on the latent mean from TRAIN's labels"),
     ]),
@@ -74,7 +76,7 @@ FIT_OPTIONS = {
                                          "[0, 1]"),
         ("--head-weight", non_negative(float), ""),
         ("--head-shift", non_negative(int), "with --head: move each training image by a random offset of up to "
-                                            "this many pixels each time"),
+                                            "this many pixels each time (default: the side / 14, 2 at 28×28)"),
         ("--anomaly-quantile", UNIT_INTERVAL, "the stored anomaly threshold: this quantile of the training images' "
                                               "scores"),
         ("--ssim-weight", non_negative(float), "weight of (1 - SSIM) beside the BCE"),
@@ -82,7 +84,8 @@ FIT_OPTIONS = {
                                                 "latent means, for generate --sampler mixture"),
     ]),
     "training": ((FitConfig(),), [
-        ("--epochs", positive(int), ""),
+        ("--epochs", positive(int), "train exactly E epochs on all of TRAIN (default: a budget of 3,000 steps, "
+                                    "3,000·64/S above side 64, stopping early on a held-out tenth of TRAIN)"),
         ("--batch-size", positive(int), ""),
         ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
         ("--seed", non_negative(int), ""),

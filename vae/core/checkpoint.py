@@ -70,9 +70,16 @@ def config_from_dict(cls, raw: dict, older: dict | None = None):
             values[field.name] = None
         elif isinstance(default, tuple):
             values[field.name] = tuple(_item_type(field.type)(item) for item in value)
+        elif default is None:  # an ``int | None`` field: None means "chosen at fit time", a fitted file has it
+            values[field.name] = None if value is None else _value_type(field.type)(value)
         else:
             values[field.name] = type(default)(value)
     return cls(**values)
+
+
+def _value_type(annotation) -> type:
+    """T of a ``T | None`` annotation."""
+    return next(candidate for candidate in typing.get_args(annotation) if candidate is not type(None))
 
 
 def _item_type(annotation) -> type:

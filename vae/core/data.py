@@ -180,7 +180,7 @@ def _read_folder(path, labels, reading: Reading, quiet, say) -> ImageSet:
         raise InputError(f"{path}: a flat folder of images has no labels; give one subfolder per class")
     if labels == "ignored":
         listing = replace(listing, labels=None, classes=None)
-    side, channels = settle(listing, reading.side, reading.channels, quiet, reading.skip_unreadable)
+    side, channels = settle(listing, reading.side, reading.channels, quiet, reading.skip_unreadable, say)
     folder = tempfile.TemporaryDirectory(prefix="vae-folder-")
     _, skipped = pack(listing, folder.name, side, channels, reading.skip_unreadable, quiet, reading.colour_to_grey)
     if skipped and say:

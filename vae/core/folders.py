@@ -8,6 +8,7 @@ packs a folder into a temporary one first, so no folder is ever held whole in me
 """
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,21 +75,20 @@ def _images_below(folder: str) -> list[str]:
     return sorted(found)
 
 
-def survey(listing: Listing, quiet: bool = True, skip_unreadable: bool = False) -> tuple[set, bool]:
-    """({(width, height)} of the images, whether every one is grey), from their headers alone; a file whose header
-    cannot be read stops it (InputError) unless ``skip_unreadable``."""
-    sizes, grey = set(), True
+def survey(listing: Listing, quiet: bool = True, skip_unreadable: bool = False) -> list[tuple[str, tuple, bool]]:
+    """(relative path, (width, height), whether grey) of each readable image, from its header alone; a file whose
+    header cannot be read stops it (InputError) unless ``skip_unreadable``."""
     found = (header for headers in _in_chunks(_headers, listing, quiet, "looking at") for header in headers)
+    readable = []
     for relative, (size, detail) in zip(listing.files, found):
         if size is None and not skip_unreadable:
             raise InputError(f"{os.path.join(listing.root, relative)}: not a readable image ({detail}); "
                              "--skip-unreadable leaves such files out")
         if size is not None:
-            sizes.add(size)
-            grey = grey and detail
-    if not sizes:
+            readable.append((relative, size, detail))
+    if not readable:
         raise InputError(f"{listing.root}: not one of its images is readable")
-    return sizes, grey
+    return readable
 
 
 def _headers(root: str, files: list[str]) -> list[tuple]:
@@ -103,29 +103,58 @@ def _headers(root: str, files: list[str]) -> list[tuple]:
 
 
 def settle(listing: Listing, side: int | None, channels: int | None, quiet: bool = True,
-           skip_unreadable: bool = False) -> tuple[int, int]:
-    """The side and channels to read a folder at: those given, else its images' own (one square side; grey when
-    every image is), from their headers."""
+           skip_unreadable: bool = False, say=None) -> tuple[int, int]:
+    """The side and channels to read a folder at: those given, else its images' own, from their headers: the most
+    common square side (``say`` tells when the sides differ), grey when every image is grey and RGB when every one
+    is in colour. A folder that mixes grey and colour images, or holds images far smaller than the side it is
+    read at, is refused: it needs --channels, or --image-size, said on purpose."""
     check_side(side)
     if side is None or channels is None:
-        sizes, grey = survey(listing, quiet, skip_unreadable)
-        side = side or image_side(sizes, listing.root)
-        channels = channels or (1 if grey else 3)
+        images = survey(listing, quiet, skip_unreadable)
+        if channels is None:
+            channels = colour_mode(images, listing.root)
+        if side is None:
+            side = image_side(images, listing.root, say)
+            check_thumbnails(images, side, listing.root)
     return side, channels
 
 
-def image_side(sizes: set, root: str) -> int:
-    """The one square side every image has, the default --image-size; InputError otherwise."""
-    shown = ", ".join(f"{width}×{height}" for width, height in sorted(sizes)[:3]) + (" ..." if len(sizes) > 3 else "")
-    if len(sizes) > 1:
-        raise InputError(f"{root}: holds images of {len(sizes)} sizes ({shown}); give --image-size S (each image is "
-                         "resized to S×S)")
-    (width, height), = sizes
+def colour_mode(images: list, root: str) -> int:
+    """1 when every image is grey, 3 when every one is in colour; InputError for a mix."""
+    grey = [relative for relative, _, is_grey in images if is_grey]
+    if not grey or len(grey) == len(images):
+        return 1 if grey else 3
+    fewer, kind = (grey, "grey") if len(grey) <= len(images) / 2 else (
+        [relative for relative, _, is_grey in images if not is_grey], "colour")
+    raise InputError(f"{root}: {len(fewer):,} of its {len(images):,} images are {kind} and the rest are not (the "
+                     f"first: {fewer[0]}); give --channels 1 (all read as grey) or 3 (all as RGB)")
+
+
+def image_side(images: list, root: str, say=None) -> int:
+    """The side most of the images have, the default --image-size (every image is resized to it); InputError when
+    the commonest size is not square or not a side the networks take."""
+    sizes = Counter(size for _, size, _ in images)
+    (width, height), count = sizes.most_common(1)[0]
     if width != height:
-        raise InputError(f"{root}: its images are {shown}, not square; give --image-size S (each is resized to S×S)")
+        raise InputError(f"{root}: most of its images are {width}×{height}, not square; give --image-size S (each "
+                         "is resized to S×S)")
     if not SIDES[0] <= width <= SIDES[1]:
-        raise InputError(f"{root}: its images are {shown}; give --image-size S between {SIDES[0]} and {SIDES[1]}")
+        raise InputError(f"{root}: its images are {width}×{height}; give --image-size S between {SIDES[0]} and "
+                         f"{SIDES[1]}")
+    if len(sizes) > 1 and say:
+        say(f"{root}: its images have {len(sizes)} sizes; reading all at the commonest, {width}×{width} "
+            f"({count:,} of {len(images):,} images), as --image-size {width} would")
     return width
+
+
+def check_thumbnails(images: list, side: int, root: str) -> None:
+    """Refuse images under half of ``side`` on both axes: upscaled, they would be mostly interpolation."""
+    small = [(relative, size) for relative, size, _ in images if max(size) * 2 <= side]
+    if small:
+        relative, (width, height) = small[0]
+        raise InputError(f"{root}: {len(small):,} of its {len(images):,} images are at most half the side {side} it "
+                         f"is read at (the first: {relative}, {width}×{height}); remove them, or give --image-size "
+                         "to enlarge them on purpose")
 
 
 def pack(listing: Listing, out: str, side: int, channels: int, skip_unreadable: bool = False, quiet: bool = True,

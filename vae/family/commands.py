@@ -32,6 +32,7 @@ from vae.core.metrics import classification_scores, image_quality
 from vae.core.report import Outputs, counted, format_scores, is_writer
 from vae.core.sample_quality import NEAREST
 from vae.family.anomaly import anomaly_scores, training_thresholds
+from vae.family.choices import training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder, shaped_for
 from vae.family.inference import (
@@ -73,23 +74,29 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
                                quiet=outputs.quiet, say=outputs.say)
     check_reading(train_set, reading, train_path)
     check_components(fit_config.sampler_components, len(train_set), train_path)
-    config = shaped_for(config, train_set, head, sparse=bool(fit_config.sparsity))
+    config, why = shaped_for(config, train_set, head, sparse=bool(fit_config.sparsity))
     if head and len(config.head_classes) < 2:
         raise InputError(f"{train_path}: its labels name only one class; the classifier head needs at least two")
     resolve_device(fit_config.device)
     # A memory-mapped set (.npy) is read a batch at a time; any other is converted once, in memory.
     images = train_set if train_set.mapped() else train_set.images().reshape(-1, *train_set.tensor_shape())
     targets = np.searchsorted(config.head_classes, train_set.labels) if head else None
+    plan = training_plan(len(train_set), config.image_size, fit_config)
+    chosen = [f"images:   {config.image_size}×{config.image_size}, {counted(config.channels, 'channel')}", *why,
+              plan.describe(len(train_set))]
     network = "an MLP" if config.arch == "mlp" else "a conv"
-    outputs.say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set)} "
-                f"images from {train_path}, {counted(fit_config.epochs, 'epoch')}, seed {fit_config.seed}")
+    outputs.say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set):,} images "
+                f"from {train_path}, seed {fit_config.seed}:" + "".join(f"\n  {line}" for line in chosen))
     start = time.perf_counter()
-    model, history = fit_autoencoder(images, config, fit_config, targets, quiet=outputs.quiet)
+    fitted = fit_autoencoder(images, config, fit_config, targets, quiet=outputs.quiet)
+    model, history = fitted.model, fitted.history
     seconds = time.perf_counter() - start
     if not is_writer():  # under torchrun rank 0 alone writes
         return {"seconds": seconds, "parameters": None, "history": history}
     record = {
         "fit": asdict(fit_config),
+        "chosen": chosen,
+        "training": fitted.record(),
         "train_images": len(train_set),
         "epochs_loss": [round(stats.loss, 6) for stats in history],
         "fit_seconds": round(seconds, 3),
@@ -101,8 +108,11 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
     checkpoint.save_model(model_path, config, model.state_dict(), checkpoint.plain(record),
                           mark=checkpoint.FAMILY_FORMAT)
     parameters = sum(tensor.numel() for tensor in model.parameters())
-    outputs.say(f"fitted in {seconds:.1f} s ({parameters:,} parameters); "
-                f"{describe(history[-1], fit_config.epochs).strip()}\nwrote {model_path}")
+    stopped = "" if fitted.best_epoch is None else (
+        f"; kept epoch {fitted.best_epoch} of {len(history)} (the lowest held-out loss, "
+        f"{min(fitted.held_out_losses):.3f})")
+    outputs.say(f"fitted in {seconds:.1f} s ({parameters:,} parameters){stopped}; "
+                f"{describe(history[-1], fitted.plan.epochs).strip()}\nwrote {model_path}")
     if plots_dir:
         from vae.family.figures import draw_fit_plots  # matplotlib: about a second of start-up
 

@@ -33,14 +33,16 @@ def applies(setting: str, chosen: dict) -> bool:
 class AutoencoderConfig:
     """Everything needed to rebuild one of the family's networks; saved inside MODEL.pth."""
 
-    model: str = "vae"  # "vae": an encoder to (mu, logvar) and a N(0, I) prior; "ae": a deterministic code
+    # "vae": an encoder to (mu, logvar) and a N(0, I) prior; "ae": a deterministic code; None: "ae" with a head
+    # (its code classifies better), else "vae" (vae/family/choices.py)
+    model: str | None = None
     arch: str = "conv"  # "mlp" (widths by a rule, see vae/family/models/mlp.py) or "conv" (strided convolutions)
-    latent_dim: int = 10
+    latent_dim: int | None = None  # None: from the images' size (vae/family/choices.py)
     channels: int = 1  # 1 (grey) or 3 (RGB), from TRAIN
     image_size: int = IMAGE_SIDE  # the side S of the S×S images it takes (a folder's images are resized to it)
     sample_shape: tuple[int, ...] = (IMAGE_SIDE, IMAGE_SIDE)  # one TRAIN image as stored, for generate's output
     layers: int = 3  # mlp: layers from the input down to the latent
-    conv_channels: tuple[int, ...] = ()  # conv: channels after each stride-2 convolution; (): from the image side
+    conv_channels: tuple[int, ...] = ()  # conv: channels of each stride-2 convolution; (): from the side (choices.py)
     conv_hidden: int = 256  # conv: a dense layer between the last feature map and the latent
     sparse: bool = False  # ae: the code is a sigmoid, for the sparsity penalty (--sparsity)
     head_classes: tuple[int, ...] = ()  # the classifier head's labels, in its output order; () for none
@@ -52,22 +54,13 @@ class AutoencoderConfig:
 OLDER_MODELS = {"image_size": IMAGE_SIDE, "class_names": ()}
 
 
-def conv_widths(side: int) -> tuple[int, ...]:
-    """The conv body's channels for S×S images: stride-2 layers until the map is at most 8 wide (28 -> 14 -> 7,
-    64 -> 8, 128 -> 8), 32 channels doubling each layer up to 256: (32, 64) at 28, as before sizes were free."""
-    widths = []
-    while side > 8 or not widths:
-        side //= 2
-        widths.append(min(32 * 2 ** len(widths), 256))
-    return tuple(widths)
-
-
 @dataclass
 class FitConfig:
     """How ``vae.py fit`` trains one of the family's networks (saved in MODEL.pth's record)."""
 
-    # with conv_hidden 256; fits must stay under 4 minutes on a 2-core CPU: 12 took 241 s once (docs/family.md)
-    epochs: int = 11
+    # None: a budget of steps and early stopping on a held-out slice of TRAIN (vae/family/choices.py); E: exactly E
+    # epochs on all of TRAIN. Fits must stay under 4 minutes on a 2-core CPU (docs/family.md)
+    epochs: int | None = None
     batch_size: int = 64  # more, smaller steps: in 8 epochs batch 64 reconstructed better than 128 (docs/family.md)
     lr: float = 6e-3  # peak of a cosine schedule; the conv net's batch normalisation takes it
     beta: float = 1.0  # vae: weight of KL(q(z|x) || N(0, I)); 0 trains it like an AE
@@ -77,7 +70,7 @@ class FitConfig:
     # weight of the head's cross-entropy: 100 gave accuracy 0.933, 300 0.957, 1000 0.953 (docs/family.md)
     head_weight: float = 300.0
     # with a head: random shifts of up to this many pixels; 0: none. Seed 0: accuracy 0.944 -> 0.976 (docs/family.md)
-    head_shift: int = 2
+    head_shift: int | None = None  # None: the side / 14, rounded (2 at 28, 5 at 64: vae/family/choices.py)
     ssim_weight: float = 1000.0  # weight of (1 - SSIM) next to the pixel BCE (summed over pixels)
     # the stored anomaly threshold: this quantile of the training images' scores (vae/family/anomaly.py)
     anomaly_quantile: float = 0.95

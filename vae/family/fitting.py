@@ -10,27 +10,37 @@ x + N(0, noise²) clipped to [0, 1], and is scored against the clean x:
          + head_weight · cross-entropy             the head on the latent mean, from TRAIN's labels
 
 each averaged over the batch. The head's cross-entropy weighs each class by the inverse of its
-share of TRAIN, so that a class with few images counts as much as a common one, and with a head
-each image is moved by a random offset of up to ``head_shift`` pixels each time it is seen, so that
-the head's few examples of a rare class stand for more than themselves.
+share of TRAIN, so that a class with few images counts as much as a common one, and with a head each image is
+moved by a random offset of up to ``head_shift`` pixels (side/14 unless given: vae/family/choices.py) each time it
+is seen, so that the head's few examples of a rare class stand for more than themselves.
 """
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from vae.core.data import ImageSet, release_pages, to_unit_float
-from vae.family.config import AutoencoderConfig, FitConfig, conv_widths
+from vae.family.choices import TrainingPlan, choose_network, training_plan
+from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.models import Autoencoder
 from vae.nn import distributed
 from vae.nn.losses import image_similarity, kl_divergence, pixel_loss, sparsity_penalty
-from vae.nn.training import EpochStats, Phase, optimise, progress_bar, resolve_device, seed_everything
+from vae.nn.training import (
+    EarlyStopping,
+    EpochStats,
+    Phase,
+    optimise,
+    progress_bar,
+    resolve_device,
+    seed_everything,
+)
 
 SHOWN_TERMS = ("sparsity", "head", "accuracy")
+BATCH = 256  # held-out images per pass when judging an epoch
 
 
 class BatchReader:
@@ -50,25 +60,42 @@ class BatchReader:
         return torch.from_numpy(batch).to(self.device)
 
 
-def shaped_for(config: AutoencoderConfig, train_set: ImageSet, head: bool, sparse: bool) -> AutoencoderConfig:
-    """The network's settings fitted to TRAIN: its channels, side and stored shape, the conv body for that side,
-    the head's classes and their names (a folder's class folders), a sigmoid code for a sparse AE."""
+def shaped_for(config: AutoencoderConfig, train_set: ImageSet, head: bool,
+               sparse: bool) -> tuple[AutoencoderConfig, list[str]]:
+    """The network's settings fitted to TRAIN: its channels, side and stored shape, the sizes chosen for them
+    (vae/family/choices.py), the head's classes and their names (a folder's class folders), a sigmoid code for a
+    sparse AE; and a line saying why for each size chosen."""
+    config, why = choose_network(config, train_set.side, train_set.channels, head)
     return replace(
         config, channels=train_set.channels, image_size=train_set.side, sample_shape=train_set.stored_shape[1:],
-        conv_channels=config.conv_channels or conv_widths(train_set.side), sparse=sparse,
-        head_classes=tuple(int(label) for label in train_set.classes()) if head else (),
+        sparse=sparse, head_classes=tuple(int(label) for label in train_set.classes()) if head else (),
         class_names=train_set.class_names or (),
-    )
+    ), why
+
+
+@dataclass
+class Fitted:
+    """What a fit gives back: the network (eval mode, on the CPU), per-epoch means of every loss term, the plan it
+    followed, and with a held-out slice the epoch whose weights it kept and each epoch's held-out loss."""
+
+    model: Autoencoder
+    history: list[EpochStats]
+    plan: TrainingPlan
+    best_epoch: int | None = None
+    held_out_losses: list[float] = field(default_factory=list)
+
+    def record(self) -> dict:
+        """The plan and how it went, as MODEL.pth's record keeps them."""
+        return {"epochs_planned": self.plan.epochs, "steps_budget": self.plan.steps, "held_out": self.plan.held_out,
+                "patience": self.plan.patience, "head_shift": self.plan.shift,
+                "epochs_run": len(self.history), "best_epoch": self.best_epoch,
+                "held_out_loss": [round(loss, 6) for loss in self.held_out_losses]}
 
 
 def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fit: FitConfig,
-                    labels: np.ndarray | None = None,
-                    quiet: bool = False) -> tuple[Autoencoder, list[EpochStats]]:
+                    labels: np.ndarray | None = None, quiet: bool = False) -> Fitted:
     """Train on (N, C, H, W) float32 images in [0, 1], or a memory-mapped set read a batch at a time;
-    ``labels`` (N,) are head class indices (with a head).
-
-    Returns the network in eval mode on the CPU, and per-epoch means of every loss term.
-    """
+    ``labels`` (N,) are head class indices (with a head). How long: vae/family/choices.py's plan."""
     seed_everything(fit.seed)
     device = distributed.start(resolve_device(fit.device))
     mapped = isinstance(images, ImageSet)
@@ -76,35 +103,50 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
     if config.arch == "conv":  # oneDNN's convolutions run 7% faster per epoch on channels-last weights (docs/family.md)
         model = model.to(memory_format=torch.channels_last)
     data = BatchReader(images, device) if mapped else torch.from_numpy(images).to(device)
+    plan = training_plan(len(data), config.image_size, fit)
+    # a held-out slice drawn by its own generator: with --epochs (none held out) training draws what it always did
+    order = torch.from_numpy(np.random.default_rng(fit.seed).permutation(len(data)))
+    held, kept = (order[:plan.held_out].sort().values.to(device), order[plan.held_out:].sort().values.to(device)) \
+        if plan.held_out else (None, torch.arange(len(data), device=device))
     targets = class_weights = None
     if model.head is not None:
         targets = torch.from_numpy(labels).to(device)
-        counts = torch.bincount(targets, minlength=len(config.head_classes)).clamp(min=1)
-        class_weights = (len(targets) / (len(counts) * counts)).float()
+        counts = torch.bincount(targets[kept], minlength=len(config.head_classes)).clamp(min=1)
+        class_weights = (len(kept) / (len(counts) * counts)).float()
 
-    def step(indices):
+    def terms_of(indices, augment: bool):
         clean = data[indices]
-        if targets is not None and fit.head_shift:
-            clean = shifted(clean, fit.head_shift)
+        if augment and targets is not None and plan.shift:
+            clean = shifted(clean, plan.shift)
         seen = clean if not fit.noise else (clean + fit.noise * torch.randn_like(clean)).clamp(0, 1)
         logits, mu, logvar, latent = model(seen)
         return loss_terms(model, fit, clean, logits, mu, logvar, latent,
                           None if targets is None else targets[indices], class_weights)
 
-    phase = Phase(config.model, list(model.parameters()), step, fit.epochs, fit.batch_size, fit.lr, SHOWN_TERMS,
-                  fit.precision == "bf16")
+    def held_out_loss() -> float:
+        # a denoiser's noise the same for every epoch's judgement, and training's random draws untouched
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(fit.seed)
+            total = sum(terms_of(batch, augment=False)["loss"].item() * len(batch) for batch in held.split(BATCH))
+        return total / len(held)
+
+    stopping = EarlyStopping(model, held_out_loss, plan.patience) if plan.held_out else None
+    phase = Phase(config.model, list(model.parameters()), lambda indices: terms_of(kept[indices], augment=True),
+                  plan.epochs, fit.batch_size, fit.lr, SHOWN_TERMS, fit.precision == "bf16", stopping)
     shuffler = torch.Generator().manual_seed(fit.seed)
-    steps = math.ceil(len(data) / fit.batch_size) * fit.epochs
+    steps = math.ceil(len(kept) / fit.batch_size) * plan.epochs
     # Subnormal floats appear as training goes on and make the CPU's arithmetic many times slower:
     # the MLP's epochs grew from 3.3 s to 6-7 s; flushed to zero they stay at 3.3 s, same loss (docs/family.md).
     torch.set_flush_denormal(True)
     try:
         with progress_bar(steps, "fitting", quiet) as progress:
             model.train()
-            history = optimise(phase, len(data), shuffler, progress, time.perf_counter(), quiet)
+            history = optimise(phase, len(kept), shuffler, progress, time.perf_counter(), quiet)
     finally:
         torch.set_flush_denormal(False)
-    return model.eval().cpu(), history
+    if stopping is None:
+        return Fitted(model.eval().cpu(), history, plan)
+    return Fitted(model.eval().cpu(), history, plan, stopping.best_epoch, stopping.losses)
 
 
 def loss_terms(model: Autoencoder, fit: FitConfig, clean, logits, mu, logvar, latent, targets=None,

@@ -80,8 +80,9 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
     torch.set_num_threads(1)
     targets = None if labels is None or not config.head_classes else np.searchsorted(config.head_classes, labels)
     start = time.perf_counter()
-    model, history = fit_autoencoder(images[train_index], config, fit,
-                                     None if targets is None else targets[train_index], quiet=True)
+    fitted = fit_autoencoder(images[train_index], config, fit, None if targets is None else targets[train_index],
+                             quiet=True)
+    model, history = fitted.model, fitted.history
     seconds = time.perf_counter() - start
     held_out = torch.from_numpy(images[test_index])
     fold = as_set("held-out fold", images[test_index], config)
@@ -128,7 +129,7 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
                                quiet=outputs.quiet, say=outputs.say)
     if len(train_set) < 2 * folds:
         raise InputError(f"{train_path}: {len(train_set)} images are too few for {folds} folds")
-    config = shaped_for(config, train_set, head, sparse=False)  # each cell's own --sparsity decides (cell_configs)
+    config, _ = shaped_for(config, train_set, head, sparse=False)  # each cell's own --sparsity decides (cell_configs)
     smallest_class = np.bincount(np.searchsorted(config.head_classes, train_set.labels)).min() if head else 0
     if head and (len(config.head_classes) < 2 or smallest_class < folds):
         raise InputError(f"{train_path}: a head needs at least two classes, each with at least {folds} images (one "

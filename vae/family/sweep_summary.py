@@ -15,6 +15,12 @@ METRICS = ("bce", "mse", "l1", "ssim", "silhouette", "accuracy", "precision_macr
 LOWER_IS_BETTER = {"bce", "mse", "l1", "fd"}
 
 
+def mean_curve(curves: list[list[float]]) -> np.ndarray:
+    """The folds' losses per epoch, averaged over the epochs every fold ran (early stopping ends folds apart)."""
+    shortest = min(map(len, curves))
+    return np.mean([curve[:shortest] for curve in curves], axis=0)
+
+
 def cell_name(cell: dict) -> str:
     words = (f"{knob.replace('_', '-')}={value:g}" if isinstance(value, float) else f"{knob.replace('_', '-')}={value}"
              for knob, value in cell.items())
@@ -48,8 +54,8 @@ def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str, chan
                         "small for k-NN manifolds, or EM found no mixture in an AE's latents; means are over the folds "
                         "scored)")
     atomic_write(os.path.join(out, "summary.md"), lambda handle: handle.write((summary + "\n").encode()))
-    curves = {cell_name(cell): np.mean([row["epochs_loss"] for row in rows if row["cell"] == cell_name(cell)],
-                                       axis=0) for cell in todo}
+    curves = {cell_name(cell): mean_curve([row["epochs_loss"] for row in rows if row["cell"] == cell_name(cell)])
+              for cell in todo}
     figures = {"loss_curves.png": sweep_curves(curves)}
     for knob in (knob for knob in knobs if len({cell.get(knob) for cell in todo}) > 1):
         figures[f"metrics_vs_{knob.replace('_', '-')}.png"] = metrics_against(knob, todo, means, metrics, cell_name)

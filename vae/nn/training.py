@@ -45,6 +45,36 @@ class Phase:
     lr: float
     shown: tuple[str, ...] = ()  # further terms to keep per epoch and print
     mixed_precision: bool = False  # run each step's forward pass and loss under bfloat16 autocast
+    stopping: "EarlyStopping | None" = None  # stop when a held-out loss no longer falls (None: every epoch runs)
+
+
+class EarlyStopping:
+    """Stops a phase once ``held_out_loss()`` has not fallen for ``patience`` epochs, and puts back ``module``'s
+    weights (and buffers) of its best epoch. Under torchrun every rank computes the loss on the same images, and
+    their mean decides, so that the ranks stop together."""
+
+    def __init__(self, module: torch.nn.Module, held_out_loss: Callable[[], float], patience: int):
+        self.module, self.held_out_loss, self.patience = module, held_out_loss, patience
+        self.best, self.best_epoch, self.best_state = math.inf, 0, None
+        self.losses: list[float] = []
+
+    def should_stop(self, epoch: int) -> bool:
+        """Score the epoch just trained; whether to stop now."""
+        was_training = self.module.training
+        self.module.eval()
+        with torch.no_grad():
+            total, ranks = distributed.summed([self.held_out_loss(), 1.0])
+        loss = total / ranks
+        self.module.train(was_training)
+        self.losses.append(loss)
+        if loss < self.best:
+            self.best, self.best_epoch = loss, epoch
+            self.best_state = {name: value.detach().clone() for name, value in self.module.state_dict().items()}
+        return epoch - self.best_epoch >= self.patience
+
+    def restore(self) -> None:
+        if self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
 
 
 def seed_everything(seed: int) -> None:
@@ -114,6 +144,10 @@ def optimise(phase: Phase, count: int, shuffler: torch.Generator, progress, star
         progress.set_postfix(phase=phase.name, epoch=f"{epoch}/{epochs}", loss=f"{stats.loss:.2f}")
         if not quiet:
             progress.write(describe(stats, epochs), file=sys.stderr)
+        if phase.stopping and phase.stopping.should_stop(epoch):
+            break
+    if phase.stopping:
+        phase.stopping.restore()
     return history
 
 

@@ -11,7 +11,8 @@ probability the sparsity penalty can hold near a target).
 
 import torch
 
-from vae.family.config import AutoencoderConfig, conv_widths
+from vae.family.choices import choose_network
+from vae.family.config import AutoencoderConfig
 from vae.family.models.conv import ConvDecoder, ConvEncoder
 from vae.family.models.heads import ClassifierHead
 from vae.family.models.mlp import MLPDecoder, MLPEncoder
@@ -24,10 +25,11 @@ MODELS = ("vae", "ae")
 class Autoencoder(LatentModel):
     def __init__(self, config: AutoencoderConfig):
         super().__init__()
+        config, _ = choose_network(config, config.image_size, config.channels, bool(config.head_classes))
         if config.arch not in ARCHITECTURES or config.model not in MODELS:
             raise ValueError(f"unknown network {config.model}/{config.arch}")
         self.config = config
-        side, conv_channels = config.image_size, config.conv_channels or conv_widths(config.image_size)
+        side, conv_channels = config.image_size, config.conv_channels
         out = 2 * config.latent_dim if config.model == "vae" else config.latent_dim
         if config.arch == "mlp":
             input_dim = config.channels * side * side

@@ -1,0 +1,105 @@
+"""What ``fit`` chooses from TRAIN when it is not told: the network's size and how long it trains.
+
+The rules, the same for every set (measured in docs/family.md; make bench: bench.family, bench.photos):
+
+    model            an AE with --head (its code classifies better than a VAE's mean), else a VAE
+    latent size      C·S²/192 values for S×S images of C channels, from 10 to 128: 10 for 28×28 grey digits,
+                     21 for 64×64 grey, 64 for 64×64 RGB, 128 from 128×128 RGB on
+    conv widths      stride-2 layers until the map is at most 8 wide, doubling up to 256 from 32 channels for
+                     sides up to 32 and from 16 above, where the first layers' large maps cost the most time
+    training length  a budget of optimisation steps, 3,000 up to 64×64 and 3,000·64/S above (1,500 at 128), as
+                     whole epochs over TRAIN less a held-out slice (a tenth, at most 500 images); training stops
+                     once the held-out loss has not fallen for a tenth of the epochs (at least 5), and keeps its
+                     best epoch's weights
+
+so a small set trains for as many steps as a large one (1,800 images: about 100 epochs), and a large one stops at
+its budget. An option given wins: --latent-dim, --conv-channels; --epochs E trains exactly E epochs on all of
+TRAIN, without a held-out slice or stopping, as fits did before these rules.
+"""
+
+import math
+from dataclasses import dataclass, replace
+
+from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig
+
+LATENT_VALUES_EACH, LATENT_RANGE = 192, (10, 128)
+STEP_BUDGET, BUDGET_SIDE = 3000, 64
+HELD_OUT_SHARE, HELD_OUT_MOST, HELD_OUT_LEAST = 0.1, 500, 20
+PATIENCE_LEAST, PATIENCE_SHARE = 5, 0.1
+SHIFT_PER_SIDE = 14  # a head's training images move by up to side/14 pixels: 2 at 28, as tuned on digits
+
+
+def latent_size(side: int, channels: int) -> int:
+    return min(max(round(channels * side * side / LATENT_VALUES_EACH), LATENT_RANGE[0]), LATENT_RANGE[1])
+
+
+def conv_widths(side: int) -> tuple[int, ...]:
+    """The conv body's channels for S×S images: (32, 64) at 28 (28 -> 14 -> 7), (16, 32, 64) at 64 (-> 8),
+    (16, 32, 64, 128) at 128."""
+    first = 32 if side <= 32 else 16
+    widths = []
+    while side > 8 or not widths:
+        side //= 2
+        widths.append(min(first * 2 ** len(widths), 256))
+    return tuple(widths)
+
+
+@dataclass
+class TrainingPlan:
+    """How long one fit trains: ``epochs`` over TRAIN less ``held_out`` images (0: no slice, no stopping)."""
+
+    epochs: int
+    held_out: int
+    steps: int  # the budget the epochs were counted from (0 when --epochs was given)
+    patience: int  # epochs without a lower held-out loss before it stops
+    shift: int  # with a head: the most pixels a training image is moved by, each way
+
+    def describe(self, count: int) -> str:
+        if not self.held_out:
+            return f"training: {self.epochs} epochs over all {count:,} images" + (
+                " (--epochs)" if not self.steps else " (too few images to hold any out)")
+        return (f"training: up to {self.epochs} epochs over {count - self.held_out:,} images (a budget of "
+                f"{self.steps:,} steps); stops once the loss on the {self.held_out:,} held out has not fallen "
+                f"for {self.patience} epochs")
+
+
+def training_plan(count: int, side: int, fit: FitConfig) -> TrainingPlan:
+    """The plan for ``count`` TRAIN images of side ``side``: --epochs as given, else the step budget's."""
+    shift = fit.head_shift if fit.head_shift is not None else round(side / SHIFT_PER_SIDE)
+    if fit.epochs is not None:
+        return TrainingPlan(fit.epochs, 0, 0, 0, shift)
+    held_out = min(int(count * HELD_OUT_SHARE), HELD_OUT_MOST)
+    if held_out < HELD_OUT_LEAST:  # too few to judge an epoch by: the whole budget, on every image
+        held_out = 0
+    steps = round(STEP_BUDGET * min(1.0, BUDGET_SIDE / side))
+    epochs = max(1, round(steps / math.ceil((count - held_out) / fit.batch_size)))
+    return TrainingPlan(epochs, held_out, steps, max(PATIENCE_LEAST, round(epochs * PATIENCE_SHARE)), shift)
+
+
+def implied_model(given: dict, head: bool) -> str:
+    """The model that options given without --model imply: the one an option applies to alone (--beta: a VAE,
+    --sparsity: an AE), else an AE with a head (its code classifies better: docs/family.md), else a VAE."""
+    implied = {APPLIES_TO[name][1] for name in given if APPLIES_TO.get(name, ("",))[0] == "model"}
+    if len(implied) == 1:
+        return implied.pop()
+    return "ae" if head else "vae"
+
+
+def choose_network(config: AutoencoderConfig, side: int, channels: int,
+                   head: bool = False) -> tuple[AutoencoderConfig, list[str]]:
+    """``config`` with what was not given chosen for S×S images of C channels (and a head or not), and a line for
+    each choice."""
+    chosen, why = {}, []
+    if config.model is None:
+        chosen["model"] = implied_model({}, head)
+        if head:
+            why.append("model:    ae (with a head: its code classifies better than a VAE's mean)")
+    if config.latent_dim is None:
+        chosen["latent_dim"] = latent_size(side, channels)
+        why.append(f"latent:   {chosen['latent_dim']} ({channels}×{side}×{side} values / {LATENT_VALUES_EACH}, "
+                   f"within {LATENT_RANGE[0]}..{LATENT_RANGE[1]})")
+    if config.arch == "conv" and not config.conv_channels:
+        chosen["conv_channels"] = conv_widths(side)
+        widths = ",".join(map(str, chosen["conv_channels"]))
+        why.append(f"conv:     {widths} (stride-2 layers from side {side} to a map at most 8 wide)")
+    return replace(config, **chosen), why
