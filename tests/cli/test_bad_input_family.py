@@ -65,6 +65,19 @@ CASES = {
         fit_on(lambda f: image_folder(f, "cut", {"1.png": IMAGES[0], "2.png": png_bytes(IMAGES[1])[:70]})),
         ["cut/2.png", "not a readable image", "--skip-unreadable"],
     ),
+    "fit: a folder mixing grey and colour images": (
+        fit_on(lambda f: image_folder(f, "mixed", {"a.png": IMAGES[0], "b.png": IMAGES[1],
+                                                   "c.png": np.stack([IMAGES[2], IMAGES[3], IMAGES[4]], -1)})),
+        ["mixed", "1 of its 3 images are colour", "the first: c.png", "--channels 1", "or 3"],
+    ),
+    "fit: thumbnails among larger images": (
+        fit_on(lambda f: image_folder(f, "thumbs", {"a.png": np.kron(IMAGES[0], np.ones((2, 2), np.uint8)),
+                                                    "b.png": np.kron(IMAGES[1], np.ones((2, 2), np.uint8)),
+                                                    "c.png": IMAGES[2][::2, ::2], "d.png": IMAGES[3][::2, ::2]})),
+        ["thumbs", "2 of its 4 images", "at most half the side 56", "the first: c.png, 14×14", "--image-size"],
+    ),
+    "fit: --epochs with --steps": (fit_on(lambda f: f.sets["train"], "--steps", "30"), ["--epochs 1 and --steps 30",
+                                                                                     "give one"]),
     "fit: --image-size out of range": (fit_on(lambda f: image_folder(f, "set", {"1.png": IMAGES[0]}), "--image-size",
                                               "4"), ["--image-size 4", "from 8 to 1024"]),
     "reconstruct: a colour image for a grey model": (

@@ -43,6 +43,23 @@ def test_fit_writes_a_self_describing_model_and_the_figures(family):
     assert names == ["latent_scatter.png", "loss_curves.png", "reconstructions.png", "samples.png"]
 
 
+def test_fit_without_epochs_says_what_it_chose_and_stores_it(shape_sets, tmp_path):
+    """600 images: a held-out 60, a budget of 120 steps at batch 270 (2 steps an epoch: 60 epochs planned)."""
+    result = run_vae("fit", shape_sets["train"], "m.pth", "--conv-channels", "8,16", "--conv-hidden", "32",
+                     "--batch-size", "270", "--steps", "120", "--no-plots", cwd=tmp_path, check=True)
+    block = result.stdout.split("\n")[:4]
+    assert block[0].startswith("fitting a conv VAE (latent 10) on 600 images from ")
+    assert block[1:] == ["  images:   28×28, 1 channel", "  latent:   10 (1×28×28 values / 192, within 10..128)",
+                         "  training: up to 60 epochs over 540 images (a budget of 120 steps); stops once the loss "
+                         "on the 60 held out has not fallen for 6 epochs"]
+    record = torch.load(tmp_path / "m.pth", weights_only=True)["record"]
+    assert record["chosen"] == [line.strip() for line in block[1:]]
+    training = record["training"]
+    assert training["held_out"] == 60 and training["epochs_run"] == len(record["epochs_loss"])
+    assert training["epochs_run"] - training["best_epoch"] == 6 or training["epochs_run"] == 60
+    assert f"kept epoch {training['best_epoch']} of {training['epochs_run']}" in result.stdout
+
+
 def test_reconstruct_writes_float32_of_the_input_shape_and_prints_scores(family, shape_sets, tmp_path):
     result = run_vae("reconstruct", shape_sets["test"], family["vae"], cwd=tmp_path, check=True)
     for name in ("MSE", "PSNR", "SSIM"):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from vae.core.errors import InputError
 from vae.family.choices import choose_network, conv_widths, implied_model, latent_size, training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder
@@ -46,6 +47,9 @@ def test_the_training_length_comes_from_a_budget_of_steps(count, side, epochs, h
     given = training_plan(count, side, FitConfig(epochs=3))
     assert (given.epochs, given.held_out, given.steps) == (3, 0, 0)  # --epochs: as before, all of TRAIN
     assert training_plan(count, side, FitConfig()).shift == round(side / 14)
+    assert training_plan(count, side, FitConfig(steps=100)).steps == 100
+    with pytest.raises(InputError, match="--epochs 3 and --steps 100: give one"):
+        training_plan(count, side, FitConfig(epochs=3, steps=100))
 
 
 def test_early_stopping_keeps_the_best_epochs_weights():
@@ -66,10 +70,10 @@ def test_early_stopping_keeps_the_best_epochs_weights():
 def test_a_default_fit_holds_out_a_slice_and_stops_early_on_it():
     images = (shapes(400, seed=5)[0].astype(np.float32) / 255).reshape(-1, 1, 28, 28)
     config = AutoencoderConfig(model="ae", arch="mlp", layers=2, latent_dim=4)
-    fitted = fit_autoencoder(images, config, FitConfig(batch_size=128, lr=0.05), quiet=True)
+    fitted = fit_autoencoder(images, config, FitConfig(batch_size=128, lr=0.05, steps=600), quiet=True)
     record = fitted.record()
-    assert record["held_out"] == 40 and record["epochs_planned"] == 1000
+    assert record["held_out"] == 40 and record["epochs_planned"] == 200 and record["patience"] == 20
     assert record["epochs_run"] < record["epochs_planned"]  # stopped long before its budget
     assert record["best_epoch"] == int(np.argmin(record["held_out_loss"])) + 1
-    again = fit_autoencoder(images, config, FitConfig(batch_size=128, lr=0.05), quiet=True)
+    again = fit_autoencoder(images, config, FitConfig(batch_size=128, lr=0.05, steps=600), quiet=True)
     assert again.record() == record  # the same seed, the same slice, the same stop

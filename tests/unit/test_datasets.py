@@ -185,3 +185,24 @@ def test_combine_keeps_a_stratified_hold_out_of_the_last_file():
     assert not held_out & set(sets["train"][0][50:, 0, 0])  # no image on both sides
     with pytest.raises(InputError, match="hold-out"):
         combine([last], hold_out=100)
+
+
+def test_photograph_patches_make_class_and_anomaly_folders_the_family_reads(tmp_path):
+    from vae.datasets.photos import build_photo_set, regions
+
+    build_photo_set("colour-anomaly", str(tmp_path / "a"), side=16, train=4, test=3)
+    normal = load_image_set(str(tmp_path / "a" / "train"), labels="required", rgb=True)
+    scored = load_image_set(str(tmp_path / "a" / "test"), labels="required", rgb=True)
+    assert (len(normal), normal.side, normal.channels, normal.class_names) == (4, 16, 3, ("normal",))
+    assert scored.class_names == ("abnormal", "normal") and np.bincount(scored.labels).tolist() == [6, 3]
+    build_photo_set("grey-classes", str(tmp_path / "g"), side=16, train=2, test=1)
+    again = build_photo_set("grey-classes", str(tmp_path / "again"), side=16, train=2, test=1)
+    first, second = (load_image_set(str(path / "train"), labels="required", rgb=True) for path in
+                     (tmp_path / "g", tmp_path / "again"))
+    assert first.channels == 1 and len(first.class_names) == 7 and np.array_equal(first.pixels, second.pixels)
+    image = np.arange(100 * 300).reshape(100, 300) % 251
+    train, test = regions(image.astype(np.uint8), 64)
+    assert train.shape[0] >= 80 and test.shape[1] >= 80  # enlarged so a 1.25 × 64 crop fits the test region
+    assert train.shape[1] + test.shape[1] < image.shape[1] * train.shape[0] / 100  # a gap between the two regions
+    with pytest.raises(InputError, match="exists and is not empty"):
+        build_photo_set("grey-classes", again, side=16)

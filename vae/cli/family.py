@@ -13,7 +13,7 @@ from vae.family.config import APPLIES_TO, REFERENCE_EPOCHS, SAMPLERS, Autoencode
 
 FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy files or a folder of images
     "fit": "python vae.py fit TRAIN MODEL.pth [--model vae|ae] [--arch mlp|conv] [--latent-dim D] [--beta B]\n"
-           "                [--sparsity S] [--layers N] [--noise SIGMA] [--head] [--epochs E] [--seed S]\n"
+           "                [--sparsity S] [--layers N] [--noise SIGMA] [--head] [--epochs E | --steps N] [--seed S]\n"
            "                [--image-size S] [--channels 1|3] [--plots DIR]",
     "reconstruct": "python vae.py reconstruct DATA MODEL.pth [--out reconstructed.npz|DIR/]",
     "denoise": "python vae.py denoise NOISY MODEL.pth [--out denoised.npz|DIR/] [--truth CLEAN]",

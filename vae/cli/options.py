@@ -86,6 +86,8 @@ FIT_OPTIONS = {
     "training": ((FitConfig(),), [
         ("--epochs", positive(int), "train exactly E epochs on all of TRAIN (default: a budget of 3,000 steps, "
                                     "3,000·64/S above side 64, stopping early on a held-out tenth of TRAIN)"),
+        ("--steps", positive(int), "the budget of optimisation steps, in whole epochs, with early stopping (default: "
+                                   "3,000, 3,000·64/S above side 64)"),
         ("--batch-size", positive(int), ""),
         ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
         ("--seed", non_negative(int), ""),

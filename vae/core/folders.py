@@ -114,8 +114,13 @@ def settle(listing: Listing, side: int | None, channels: int | None, quiet: bool
         if channels is None:
             channels = colour_mode(images, listing.root)
         if side is None:
-            side = image_side(images, listing.root, say)
+            side = image_side(images, listing.root)
             check_thumbnails(images, side, listing.root)
+            sizes = {size for _, size, _ in images}
+            if len(sizes) > 1 and say:
+                commonest = sum(size == (side, side) for _, size, _ in images)
+                say(f"{listing.root}: its images have {len(sizes)} sizes; reading all at the commonest, {side}×{side} "
+                    f"({commonest:,} of {len(images):,} images), as --image-size {side} would")
     return side, channels
 
 
@@ -130,20 +135,17 @@ def colour_mode(images: list, root: str) -> int:
                      f"first: {fewer[0]}); give --channels 1 (all read as grey) or 3 (all as RGB)")
 
 
-def image_side(images: list, root: str, say=None) -> int:
+def image_side(images: list, root: str) -> int:
     """The side most of the images have, the default --image-size (every image is resized to it); InputError when
     the commonest size is not square or not a side the networks take."""
     sizes = Counter(size for _, size, _ in images)
-    (width, height), count = sizes.most_common(1)[0]
+    (width, height), _ = sizes.most_common(1)[0]
     if width != height:
         raise InputError(f"{root}: most of its images are {width}×{height}, not square; give --image-size S (each "
                          "is resized to S×S)")
     if not SIDES[0] <= width <= SIDES[1]:
         raise InputError(f"{root}: its images are {width}×{height}; give --image-size S between {SIDES[0]} and "
                          f"{SIDES[1]}")
-    if len(sizes) > 1 and say:
-        say(f"{root}: its images have {len(sizes)} sizes; reading all at the commonest, {width}×{width} "
-            f"({count:,} of {len(images):,} images), as --image-size {width} would")
     return width
 
 

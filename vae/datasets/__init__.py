@@ -1,6 +1,6 @@
 """Building image sets (torch-free): MNIST and Fashion-MNIST from their idx files, HAM10000 from its JPEGs or
-its 28×28 RGB CSV, a small offline demo set, experiment splits, and folders of image files written, arranged
-and packed. ``python -m vae.datasets`` (``__main__.py``):
+its 28×28 RGB CSV, a small offline demo set, patches of real photographs (offline), experiment splits, and
+folders of image files written, arranged and packed. ``python -m vae.datasets`` (``__main__.py``):
 
     python -m vae.datasets mnist  --out data/     download MNIST (checksums, a second mirror), write
                                                   mnist_1_4_8_{train,val,test,recon}.npz
@@ -16,6 +16,10 @@ and packed. ``python -m vae.datasets`` (``__main__.py``):
                                                   as ham10000_{train,test}.npz: N×28×28×3 uint8, labels
                                                   0..6 as in the file, a stratified 80/20 split
     python -m vae.datasets digits --out DIR       the offline demo set from scikit-learn's digits
+    python -m vae.datasets photos SET --out DIR [--image-size S]
+                                                  patches of the photographs scikit-image and scikit-learn
+                                                  ship, as DIR/train/ and DIR/test/ class folders (SET:
+                                                  grey-classes, colour-classes, grey-anomaly, colour-anomaly)
     python -m vae.datasets split SOURCE.npz --out DIR
                                                   the fixed train/val/selection/test split of a
                                                   labelled file, for experiments and quality tests

@@ -4,12 +4,15 @@ import argparse
 import sys
 
 import vae.datasets
+from vae.core.arrays import check_side
 from vae.core.errors import InputError
 from vae.datasets.folders import arrange_ham10000, pack_folder, write_image_folder
+from vae.datasets.photos import SETS as PHOTO_SETS
+from vae.datasets.photos import build_photo_set
 from vae.datasets.public import build_fashion_mnist, build_ham10000, build_mnist
 from vae.datasets.splits import combine_files, digits_sets, experiment_split, labelled_images, write_sets
 
-WHATS = ("mnist", "fashion-mnist", "ham10000", "digits", "split", "combine", "pack", "images")
+WHATS = ("mnist", "fashion-mnist", "ham10000", "digits", "photos", "split", "combine", "pack", "images")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,7 +20,8 @@ def parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     form.add_argument("what", choices=WHATS)
     form.add_argument("sources", nargs="*", metavar="SOURCE",
-                      help="split, images: the labelled .npz; combine: the .npz files; pack: the folder of images")
+                      help="split, images: the labelled .npz; combine: the .npz files; pack: the folder of images; "
+                           f"photos: the set ({', '.join(PHOTO_SETS)})")
     form.add_argument("--out", required=True, help="output folder")
     form.add_argument("--csv", help="ham10000: Kaggle's hmnist_28_28_RGB.csv")
     form.add_argument("--images", nargs="+", metavar="DIR", help="ham10000: the folder(s) of HAM10000's JPEGs")
@@ -25,7 +29,8 @@ def parser() -> argparse.ArgumentParser:
     form.add_argument("--hold-out", type=int, default=2000,
                       help="combine: test images drawn from the last file (default %(default)s)")
     form.add_argument("--image-size", type=int, metavar="S",
-                      help="ham10000, images, pack: resize every image to S×S (pack: default the images' own)")
+                      help="ham10000, images, pack, photos: resize every image to S×S (pack: default the images' own; "
+                           "photos: default 64)")
     form.add_argument("--channels", type=int, choices=(1, 3), help="pack: 1 (grey) or 3 (RGB) (default: 1 when "
                                                                    "every image is grey)")
     form.add_argument("--tint", action="store_true", help="images: RGB, each image's ink in a colour of its own")
@@ -35,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
 
 def build(args, form) -> list[str]:
     """Make what ``args`` asks for; the paths written (a packed folder: the folder)."""
-    if args.what in ("split", "images", "pack") and len(args.sources) != 1:
+    if args.what in ("split", "images", "pack", "photos") and len(args.sources) != 1:
         form.error(f"{args.what} needs one SOURCE")
     if args.what == "mnist":
         return build_mnist(args.out)
@@ -49,6 +54,9 @@ def build(args, form) -> list[str]:
         return arrange_ham10000(args.images, args.metadata, args.out, args.image_size)
     if args.what == "digits":
         return write_sets(digits_sets(), args.out, "digits_1_4_8")
+    if args.what == "photos":
+        check_side(args.image_size)
+        return [build_photo_set(args.sources[0], args.out, args.image_size or 64)]
     if args.what == "split":
         return write_sets(experiment_split(*labelled_images(args.sources[0])), args.out)
     if args.what == "images":

@@ -13,13 +13,14 @@ The rules, the same for every set (measured in docs/family.md; make bench: bench
                      best epoch's weights
 
 so a small set trains for as many steps as a large one (1,800 images: about 100 epochs), and a large one stops at
-its budget. An option given wins: --latent-dim, --conv-channels; --epochs E trains exactly E epochs on all of
-TRAIN, without a held-out slice or stopping, as fits did before these rules.
+its budget. An option given wins: --latent-dim, --conv-channels, --steps N (another budget); --epochs E trains
+exactly E epochs on all of TRAIN, without a held-out slice or stopping, as fits did before these rules.
 """
 
 import math
 from dataclasses import dataclass, replace
 
+from vae.core.errors import InputError
 from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig
 
 LATENT_VALUES_EACH, LATENT_RANGE = 192, (10, 128)
@@ -66,12 +67,15 @@ class TrainingPlan:
 def training_plan(count: int, side: int, fit: FitConfig) -> TrainingPlan:
     """The plan for ``count`` TRAIN images of side ``side``: --epochs as given, else the step budget's."""
     shift = fit.head_shift if fit.head_shift is not None else round(side / SHIFT_PER_SIDE)
+    if fit.epochs is not None and fit.steps is not None:
+        raise InputError(f"--epochs {fit.epochs} and --steps {fit.steps}: give one (epochs train on all of TRAIN; "
+                         "a budget of steps stops early on a held-out slice)")
     if fit.epochs is not None:
         return TrainingPlan(fit.epochs, 0, 0, 0, shift)
     held_out = min(int(count * HELD_OUT_SHARE), HELD_OUT_MOST)
     if held_out < HELD_OUT_LEAST:  # too few to judge an epoch by: the whole budget, on every image
         held_out = 0
-    steps = round(STEP_BUDGET * min(1.0, BUDGET_SIDE / side))
+    steps = fit.steps or round(STEP_BUDGET * min(1.0, BUDGET_SIDE / side))
     epochs = max(1, round(steps / math.ceil((count - held_out) / fit.batch_size)))
     return TrainingPlan(epochs, held_out, steps, max(PATIENCE_LEAST, round(epochs * PATIENCE_SHARE)), shift)
 

@@ -61,6 +61,7 @@ class FitConfig:
     # None: a budget of steps and early stopping on a held-out slice of TRAIN (vae/family/choices.py); E: exactly E
     # epochs on all of TRAIN. Fits must stay under 4 minutes on a 2-core CPU (docs/family.md)
     epochs: int | None = None
+    steps: int | None = None  # the budget of steps when --epochs is not given; None: from the side (choices.py)
     batch_size: int = 64  # more, smaller steps: in 8 epochs batch 64 reconstructed better than 128 (docs/family.md)
     lr: float = 6e-3  # peak of a cosine schedule; the conv net's batch normalisation takes it
     beta: float = 1.0  # vae: weight of KL(q(z|x) || N(0, I)); 0 trains it like an AE
