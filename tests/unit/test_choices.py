@@ -54,15 +54,15 @@ def test_the_training_length_comes_from_a_budget_of_steps(count, side, epochs, h
 
 def test_early_stopping_keeps_the_best_epochs_weights():
     module = torch.nn.Linear(1, 1)
-    losses = iter([3.0, 1.0, 2.0, 2.5, 4.0])
-    stopping = EarlyStopping(module, lambda: next(losses), patience=3)
+    losses = iter([3.0, 1.0, 2.0, 2.5, 4.0, 5.0])
+    stopping = EarlyStopping(module, lambda: next(losses), patience=2, earliest=5)
     stops = []
-    for epoch in range(1, 6):
+    for epoch in range(1, 7):
         if epoch == 2:
             best = module.weight.detach().clone()
         stops.append(stopping.should_stop(epoch))
         module.weight.data += 1  # the next epoch's training moves the weights
-    assert stops == [False, False, False, False, True] and stopping.best_epoch == 2
+    assert stops == [False, False, False, False, True, True] and stopping.best_epoch == 2  # not before epoch 5
     stopping.restore()
     assert torch.equal(module.weight, best)  # the weights epoch 2 was judged on, not the last ones
 

@@ -52,7 +52,7 @@ class TrainingPlan:
     epochs: int
     held_out: int
     steps: int  # the budget the epochs were counted from (0 when --epochs was given)
-    patience: int  # epochs without a lower held-out loss before it stops
+    patience: int  # epochs without a lower held-out loss before it stops, from half the planned epochs on
     shift: int  # with a head: the most pixels a training image is moved by, each way
 
     def describe(self, count: int) -> str:
@@ -60,8 +60,13 @@ class TrainingPlan:
             return f"training: {self.epochs} epochs over all {count:,} images" + (
                 " (--epochs)" if not self.steps else " (too few images to hold any out)")
         return (f"training: up to {self.epochs} epochs over {count - self.held_out:,} images (a budget of "
-                f"{self.steps:,} steps); stops once the loss on the {self.held_out:,} held out has not fallen "
-                f"for {self.patience} epochs")
+                f"{self.steps:,} steps); from epoch {self.earliest} on, stops once the loss on the "
+                f"{self.held_out:,} held out has not fallen for {self.patience} epochs")
+
+    @property
+    def earliest(self) -> int:
+        """The first epoch it may stop after: half the plan, when the cosine schedule's learning rate is half down."""
+        return math.ceil(self.epochs / 2)
 
 
 def training_plan(count: int, side: int, fit: FitConfig) -> TrainingPlan:

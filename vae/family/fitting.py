@@ -87,7 +87,7 @@ class Fitted:
     def record(self) -> dict:
         """The plan and how it went, as MODEL.pth's record keeps them."""
         return {"epochs_planned": self.plan.epochs, "steps_budget": self.plan.steps, "held_out": self.plan.held_out,
-                "patience": self.plan.patience, "head_shift": self.plan.shift,
+                "patience": self.plan.patience, "earliest_stop": self.plan.earliest, "head_shift": self.plan.shift,
                 "epochs_run": len(self.history), "best_epoch": self.best_epoch,
                 "held_out_loss": [round(loss, 6) for loss in self.held_out_losses]}
 
@@ -130,7 +130,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
             total = sum(terms_of(batch, augment=False)["loss"].item() * len(batch) for batch in held.split(BATCH))
         return total / len(held)
 
-    stopping = EarlyStopping(model, held_out_loss, plan.patience) if plan.held_out else None
+    stopping = EarlyStopping(model, held_out_loss, plan.patience, plan.earliest) if plan.held_out else None
     phase = Phase(config.model, list(model.parameters()), lambda indices: terms_of(kept[indices], augment=True),
                   plan.epochs, fit.batch_size, fit.lr, SHOWN_TERMS, fit.precision == "bf16", stopping)
     shuffler = torch.Generator().manual_seed(fit.seed)

@@ -49,12 +49,13 @@ class Phase:
 
 
 class EarlyStopping:
-    """Stops a phase once ``held_out_loss()`` has not fallen for ``patience`` epochs, and puts back ``module``'s
-    weights (and buffers) of its best epoch. Under torchrun every rank computes the loss on the same images, and
-    their mean decides, so that the ranks stop together."""
+    """Stops a phase once ``held_out_loss()`` has not fallen for ``patience`` epochs, not before epoch ``earliest``
+    (while the learning rate is high the loss leaps about), and puts back ``module``'s weights (and buffers) of its
+    best epoch. Under torchrun every rank computes the loss on the same images, and their mean decides, so that the
+    ranks stop together."""
 
-    def __init__(self, module: torch.nn.Module, held_out_loss: Callable[[], float], patience: int):
-        self.module, self.held_out_loss, self.patience = module, held_out_loss, patience
+    def __init__(self, module: torch.nn.Module, held_out_loss: Callable[[], float], patience: int, earliest: int = 1):
+        self.module, self.held_out_loss, self.patience, self.earliest = module, held_out_loss, patience, earliest
         self.best, self.best_epoch, self.best_state = math.inf, 0, None
         self.losses: list[float] = []
 
@@ -70,7 +71,7 @@ class EarlyStopping:
         if loss < self.best:
             self.best, self.best_epoch = loss, epoch
             self.best_state = {name: value.detach().clone() for name, value in self.module.state_dict().items()}
-        return epoch - self.best_epoch >= self.patience
+        return epoch >= self.earliest and epoch - self.best_epoch >= self.patience
 
     def restore(self) -> None:
         if self.best_state is not None:
