@@ -26,6 +26,7 @@ from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig
 LATENT_VALUES_EACH, LATENT_RANGE = 192, (10, 128)
 STEP_BUDGET, BUDGET_SIDE = 3000, 64
 HELD_OUT_SHARE, HELD_OUT_MOST, HELD_OUT_LEAST = 0.1, 500, 20
+EPOCHS_TO_STOP = 20  # fewer passes over TRAIN overfit nothing to stop early for: every image trains
 PATIENCE_LEAST, PATIENCE_SHARE = 5, 0.1
 SHIFT_PER_SIDE = 14  # a head's training images move by up to side/14 pixels: 2 at 28, as tuned on digits
 
@@ -58,7 +59,7 @@ class TrainingPlan:
     def describe(self, count: int) -> str:
         if not self.held_out:
             return f"training: {self.epochs} epochs over all {count:,} images" + (
-                " (--epochs)" if not self.steps else " (too few images to hold any out)")
+                " (--epochs)" if not self.steps else f" (a budget of {self.steps:,} steps)")
         return (f"training: up to {self.epochs} epochs over {count - self.held_out:,} images (a budget of "
                 f"{self.steps:,} steps); from epoch {self.earliest} on, stops once the loss on the "
                 f"{self.held_out:,} held out has not fallen for {self.patience} epochs")
@@ -77,11 +78,11 @@ def training_plan(count: int, side: int, fit: FitConfig) -> TrainingPlan:
                          "a budget of steps stops early on a held-out slice)")
     if fit.epochs is not None:
         return TrainingPlan(fit.epochs, 0, 0, 0, shift)
-    held_out = min(int(count * HELD_OUT_SHARE), HELD_OUT_MOST)
-    if held_out < HELD_OUT_LEAST:  # too few to judge an epoch by: the whole budget, on every image
-        held_out = 0
     steps = fit.steps or round(STEP_BUDGET * min(1.0, BUDGET_SIDE / side))
+    held_out = min(int(count * HELD_OUT_SHARE), HELD_OUT_MOST)
     epochs = max(1, round(steps / math.ceil((count - held_out) / fit.batch_size)))
+    if held_out < HELD_OUT_LEAST or epochs < EPOCHS_TO_STOP:  # every image trains, for the whole budget
+        held_out, epochs = 0, max(1, round(steps / math.ceil(count / fit.batch_size)))
     return TrainingPlan(epochs, held_out, steps, max(PATIENCE_LEAST, round(epochs * PATIENCE_SHARE)), shift)
 
 
