@@ -80,10 +80,11 @@ def test_a_log_gets_one_line_per_epoch_and_no_progress_bar(shape_sets, tmp_path)
                      "--no-plots", cwd=tmp_path, check=True)  # stderr is a pipe here, as in a redirected log
     assert "\r" not in result.stderr and "batch/s" not in result.stderr
     assert [line.split()[1] for line in result.stderr.splitlines()] == ["epoch", "epoch"]
-    assert "fitting an MLP VAE" in result.stdout and ", 2 epochs," in result.stdout
+    assert "fitting an MLP VAE" in result.stdout
+    assert "  training: 2 epochs over all 600 images (--epochs)" in result.stdout
     one = run_vae("fit", shape_sets["train"], "one.pth", "--epochs", "1", "--no-plots", *FAMILY_FAST[2:-1],
                   cwd=tmp_path, check=True)
-    assert "fitting a conv VAE" in one.stdout and ", 1 epoch," in one.stdout
+    assert "fitting a conv VAE" in one.stdout and "  training: 1 epoch over all 600 images (--epochs)" in one.stdout
 
 
 @pytest.mark.skipif(shutil.which("git") is None or not os.path.isdir(os.path.join(ROOT, ".git")),

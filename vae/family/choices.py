@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, replace
 
 from vae.core.errors import InputError
+from vae.core.report import counted
 from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig
 
 LATENT_VALUES_EACH, LATENT_RANGE = 192, (10, 128)
@@ -58,7 +59,7 @@ class TrainingPlan:
 
     def describe(self, count: int) -> str:
         if not self.held_out:
-            return f"training: {self.epochs} epochs over all {count:,} images" + (
+            return f"training: {counted(self.epochs, 'epoch')} over all {count:,} images" + (
                 " (--epochs)" if not self.steps else f" (a budget of {self.steps:,} steps)")
         return (f"training: up to {self.epochs} epochs over {count - self.held_out:,} images (a budget of "
                 f"{self.steps:,} steps); from epoch {self.earliest} on, stops once the loss on the "
