@@ -211,11 +211,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def fit(args, outputs: Outputs) -> None:
     from vae.family import commands
 
-    options = given(args, FIT_OPTIONS)
-    config = settings(AutoencoderConfig, args, model=args.model or implied_model(options, args.head))
-    refuse_inapplicable(options, {"model": config.model, "arch": config.arch, "head": args.head})
+    config = network_settings(args)
+    refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model, "arch": config.arch, "head": args.head})
     commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs,
                  settings(Reading, args, colour_to_grey=True))
+
+
+def network_settings(args) -> AutoencoderConfig:
+    """fit's and sweep's network options, the model without --model the one the other options imply."""
+    return settings(AutoencoderConfig, args, model=args.model or implied_model(given(args, FIT_OPTIONS), args.head))
 
 
 def refuse_inapplicable(options: dict, chosen: dict) -> None:
@@ -231,8 +235,7 @@ def sweep(args, outputs: Outputs) -> None:
     from vae.family.sweep import sweep as run_sweep
 
     reading = settings(Reading, args, colour_to_grey=True)
-    config = settings(AutoencoderConfig, args, model=args.model or implied_model(given(args, FIT_OPTIONS), args.head))
-    run_sweep(args.train, parse_grid(args.grid), config, settings(FitConfig, args),
+    run_sweep(args.train, parse_grid(args.grid), network_settings(args), settings(FitConfig, args),
               args.head, args.folds, args.jobs, args.out, outputs, reading, args.reference)
 
 
