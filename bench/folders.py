@@ -8,7 +8,7 @@ The real images are MNIST's (the two shared files), written out as PNG files wit
 digit's ink tinted a colour of its own). Reading: 20,000 PNG files (every image of both files, and the first
 of them again to make up the count) decoded by the workers, against the same images packed as .npy
 (`python -m vae.datasets pack`), each read twice and the second timed (workers and file cache warm); and
-`vae.py reconstruct` on the folder against on the packed set. Scores: a conv VAE with a head (`fit --head`:
+`vae.py reconstruct` on the folder against on the packed set. Scores: a conv AE with a head (`fit --head`:
 `reconstruct`'s SSIM, `classify`'s accuracy over ten digits, both again on the same held-out images packed)
 and a conv AE fitted on the digits 1, 4 and 8 (`anomaly --normal-classes 1,4,8`: ROC-AUC), each fitted with the
 defaults, every command timed whole.
@@ -88,7 +88,7 @@ def bench_set(name: str, split: dict, work: str) -> None:
     model, ae = os.path.join(work, f"{slug}.pth"), os.path.join(work, f"{slug}-ae.pth")
     fit_seconds, _ = timed("fit", train, model, "--head", "--quiet", "--no-plots")
     bounded = "RGB" in name  # issue #23: a fit at 64×64 RGB on 2,000 images in at most 4 minutes
-    row(f"{name}: `fit --head` on {train_count:,} images (defaults: conv VAE, latent 10, 11 epochs)",
+    row(f"{name}: `fit --head` on {train_count:,} images (defaults: a conv AE, sizes and length from the images)",
         f"{fit_seconds:.1f} s", "", "", "≤ 240 s" if bounded else "", fit_seconds <= 240 if bounded else None)
     seconds, printed = timed("reconstruct", test, model, "--out", os.path.join(work, f"{slug}-r.npz"))
     row(f"{name}: `reconstruct` {test_count:,} held-out images: SSIM", f"{printed_score(printed, 'SSIM'):.4f}",

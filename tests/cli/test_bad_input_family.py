@@ -68,7 +68,7 @@ CASES = {
     "fit: a folder mixing grey and colour images": (
         fit_on(lambda f: image_folder(f, "mixed", {"a.png": IMAGES[0], "b.png": IMAGES[1],
                                                    "c.png": np.stack([IMAGES[2], IMAGES[3], IMAGES[4]], -1)})),
-        ["mixed", "1 of its 3 images are colour", "the first: c.png", "--channels 1", "or 3"],
+        ["mixed", "1 of its 3 images are stored as colour (RGB)", "the first: c.png", "--channels 1", "or 3"],
     ),
     "fit: thumbnails among larger images": (
         fit_on(lambda f: image_folder(f, "thumbs", {"a.png": np.kron(IMAGES[0], np.ones((2, 2), np.uint8)),

@@ -5,7 +5,14 @@ import pytest
 import torch
 
 from vae.core.errors import InputError
-from vae.family.choices import choose_network, conv_widths, implied_model, latent_size, training_plan
+from vae.family.choices import (
+    choose_network,
+    conv_widths,
+    default_model,
+    implied_model,
+    latent_size,
+    training_plan,
+)
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder
 from vae.nn.training import EarlyStopping
@@ -24,9 +31,10 @@ def test_sizes_grow_with_the_images_and_keep_the_digits_network():
 
 
 def test_the_model_is_the_one_the_options_imply_else_an_ae_for_a_head():
-    assert implied_model({}, head=False) == "vae" and implied_model({}, head=True) == "ae"
-    assert implied_model({"beta": 5.0}, head=True) == "vae" and implied_model({"sparsity": 5.0}, head=False) == "ae"
-    assert implied_model({"beta": 5.0, "sparsity": 5.0}, head=False) == "vae"  # both: refused later, as for a VAE
+    assert default_model(head=False) == "vae" and default_model(head=True) == "ae"
+    assert implied_model({}) is None and implied_model({"latent_dim": 4}) is None
+    assert implied_model({"beta": 5.0}) == "vae" and implied_model({"sparsity": [0.0, 5.0]}) == "ae"
+    assert implied_model({"beta": 5.0, "sparsity": 5.0}) is None  # both: one of them is refused
     config, why = choose_network(AutoencoderConfig(), 28, 1, head=True)
     assert config.model == "ae" and why[0].startswith("model:    ae")
     assert choose_network(AutoencoderConfig(model="vae"), 28, 1, head=True)[0].model == "vae"  # given: kept
@@ -50,7 +58,7 @@ def test_the_training_length_comes_from_a_budget_of_steps(count, side, epochs, h
     assert training_plan(count, side, FitConfig()).shift == round(side / 14)
     assert training_plan(count, side, FitConfig(steps=100)).steps == 100
     with pytest.raises(InputError, match="--epochs 3 and --steps 100: give one"):
-        training_plan(count, side, FitConfig(epochs=3, steps=100))
+        FitConfig(epochs=3, steps=100)
 
 
 def test_early_stopping_keeps_the_best_epochs_weights():

@@ -65,7 +65,7 @@ def test_sizes_and_channels_come_from_the_images_or_from_reading(tmp_path):
     assert said == [f"{tmp_path / 'rgb'}: its images have 2 sizes; reading all at the commonest, 56×56 (4 of 5 "
                     "images), as --image-size 56 would"]
     save(tmp_path / "rgb" / "odd.png", images[0])  # grey, and 28×28: half the side
-    with pytest.raises(InputError, match=r"rgb: 1 of its 6 images are grey and the rest are not \(the first: "
+    with pytest.raises(InputError, match=r"rgb: 1 of its 6 images are stored as grey and the rest are not \(the first: "
                                          r"odd.png\); give --channels 1"):
         load_image_set(str(tmp_path / "rgb"), rgb=True)
     with pytest.raises(InputError, match=r"1 of its 6 images are at most half the side 56 .* \(the first: odd.png, "

@@ -8,7 +8,7 @@ from vae.cli.options import FIT_OPTIONS, add_options, given
 from vae.core.data import Reading
 from vae.core.errors import InputError
 from vae.core.report import Outputs
-from vae.family.choices import implied_model
+from vae.family.choices import default_model, implied_model
 from vae.family.config import APPLIES_TO, REFERENCE_EPOCHS, SAMPLERS, AutoencoderConfig, FitConfig, applies
 
 FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy files or a folder of images
@@ -212,14 +212,17 @@ def fit(args, outputs: Outputs) -> None:
     from vae.family import commands
 
     config = network_settings(args)
-    refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model, "arch": config.arch, "head": args.head})
+    refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model or default_model(args.head),
+                                                   "arch": config.arch, "head": args.head})
     commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs,
                  settings(Reading, args, colour_to_grey=True))
 
 
-def network_settings(args) -> AutoencoderConfig:
-    """fit's and sweep's network options, the model without --model the one the other options imply."""
-    return settings(AutoencoderConfig, args, model=args.model or implied_model(given(args, FIT_OPTIONS), args.head))
+def network_settings(args, knobs: dict | None = None) -> AutoencoderConfig:
+    """fit's and sweep's network options; without --model, the model the other options (and a sweep's knobs)
+    imply, else None: fit chooses it (vae/family/choices.py)."""
+    return settings(AutoencoderConfig, args, model=args.model or implied_model({**given(args, FIT_OPTIONS),
+                                                                                **(knobs or {})}))
 
 
 def refuse_inapplicable(options: dict, chosen: dict) -> None:
@@ -235,7 +238,8 @@ def sweep(args, outputs: Outputs) -> None:
     from vae.family.sweep import sweep as run_sweep
 
     reading = settings(Reading, args, colour_to_grey=True)
-    run_sweep(args.train, parse_grid(args.grid), network_settings(args), settings(FitConfig, args),
+    grid = parse_grid(args.grid)
+    run_sweep(args.train, grid, network_settings(args, grid), settings(FitConfig, args),
               args.head, args.folds, args.jobs, args.out, outputs, reading, args.reference)
 
 

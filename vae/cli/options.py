@@ -84,10 +84,10 @@ FIT_OPTIONS = {
                                                 "latent means, for generate --sampler mixture"),
     ]),
     "training": ((FitConfig(),), [
-        ("--epochs", positive(int), "train exactly E epochs on all of TRAIN (default: a budget of 3,000 steps, "
-                                    "3,000·64/S above side 64, stopping early on a held-out tenth of TRAIN)"),
-        ("--steps", positive(int), "the budget of optimisation steps, in whole epochs, with early stopping (default: "
-                                   "3,000, 3,000·64/S above side 64)"),
+        ("--epochs", positive(int), "train exactly E epochs on all of TRAIN (default: a budget of steps, --steps)"),
+        ("--steps", positive(int), "the budget of optimisation steps, in whole epochs; when that is 20 epochs or "
+                                   "more, a tenth of TRAIN (at most 500 images) is held out and training may stop "
+                                   "early on it (default: 3,000, 3,000·64/S above side 64)"),
         ("--batch-size", positive(int), ""),
         ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
         ("--seed", non_negative(int), ""),

@@ -32,7 +32,7 @@ from vae.core.arrays import (
 from vae.core.errors import InputError
 
 __all__ = ["IMAGE_SIDE", "ImageSet", "Reading", "in_batches", "in_layout", "load_image_set", "named", "release_pages",
-           "to_unit_float"]
+           "scaled_batch", "to_unit_float"]
 
 
 @dataclass
@@ -109,6 +109,12 @@ class ImageSet:
         for start, batch in zip(range(0, len(self), batch_size), self.batches(batch_size)):
             rows[start:start + len(batch)] = function(batch)
         return rows
+
+
+def scaled_batch(digits_batch: int, values_per_image: int) -> int:
+    """Images per batch holding about as many values as ``digits_batch`` 28×28 grey images (at least 16): a pass
+    over large images keeps its memory near that of a pass over digits (1,024 digits: 128×128 RGB 16 at a time)."""
+    return max(16, digits_batch * IMAGE_SIDE * IMAGE_SIDE // values_per_image)
 
 
 def in_batches(function, array: np.ndarray, batch_size: int) -> np.ndarray:

@@ -125,14 +125,15 @@ def settle(listing: Listing, side: int | None, channels: int | None, quiet: bool
 
 
 def colour_mode(images: list, root: str) -> int:
-    """1 when every image is grey, 3 when every one is in colour; InputError for a mix."""
+    """1 when every image is stored as grey, 3 when every one is stored in colour (an RGB file of equal channels
+    counts as colour here, from its header); InputError for a mix."""
     grey = [relative for relative, _, is_grey in images if is_grey]
     if not grey or len(grey) == len(images):
         return 1 if grey else 3
     fewer, kind = (grey, "grey") if len(grey) <= len(images) / 2 else (
-        [relative for relative, _, is_grey in images if not is_grey], "colour")
-    raise InputError(f"{root}: {len(fewer):,} of its {len(images):,} images are {kind} and the rest are not (the "
-                     f"first: {fewer[0]}); give --channels 1 (all read as grey) or 3 (all as RGB)")
+        [relative for relative, _, is_grey in images if not is_grey], "colour (RGB)")
+    raise InputError(f"{root}: {len(fewer):,} of its {len(images):,} images are stored as {kind} and the rest are "
+                     f"not (the first: {fewer[0]}); give --channels 1 (all read as grey) or 3 (all as RGB)")
 
 
 def image_side(images: list, root: str) -> int:
@@ -141,11 +142,11 @@ def image_side(images: list, root: str) -> int:
     sizes = Counter(size for _, size, _ in images)
     (width, height), _ = sizes.most_common(1)[0]
     if width != height:
-        raise InputError(f"{root}: most of its images are {width}×{height}, not square; give --image-size S (each "
-                         "is resized to S×S)")
+        raise InputError(f"{root}: the commonest size of its images is {width}×{height}, not square; give "
+                         "--image-size S (each is resized to S×S)")
     if not SIDES[0] <= width <= SIDES[1]:
-        raise InputError(f"{root}: its images are {width}×{height}; give --image-size S between {SIDES[0]} and "
-                         f"{SIDES[1]}")
+        raise InputError(f"{root}: the commonest size of its images is {width}×{height}; give --image-size S "
+                         f"between {SIDES[0]} and {SIDES[1]}")
     return width
 
 

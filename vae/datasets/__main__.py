@@ -29,10 +29,10 @@ def parser() -> argparse.ArgumentParser:
     form.add_argument("--hold-out", type=int, default=2000,
                       help="combine: test images drawn from the last file (default %(default)s)")
     form.add_argument("--image-size", type=int, metavar="S",
-                      help="ham10000, images, pack, photos: resize every image to S×S (pack: default the images' own; "
-                           "photos: default 64)")
-    form.add_argument("--channels", type=int, choices=(1, 3), help="pack: 1 (grey) or 3 (RGB) (default: 1 when "
-                                                                   "every image is grey)")
+                      help="ham10000, images, pack, photos: resize every image to S×S (pack: default the side most "
+                           "images have; photos: default 64)")
+    form.add_argument("--channels", type=int, choices=(1, 3), help="pack: 1 (grey) or 3 (RGB) (default: the "
+                                                                   "images' own; a grey and colour mix needs it)")
     form.add_argument("--tint", action="store_true", help="images: RGB, each image's ink in a colour of its own")
     form.add_argument("--skip-unreadable", action="store_true", help="pack: leave out files that cannot be decoded")
     return form

@@ -105,4 +105,5 @@ def pack_folder(folder: str, out: str, side: int | None = None, channels: int | 
     of images packed, and the files left out as unreadable."""
     check_outside(out, folder)  # data.npy inside a folder of images would make it a packed set, its images unread
     listing = list_images(folder)
-    return pack(listing, out, *settle(listing, side, channels, quiet, skip_unreadable), skip_unreadable, quiet)
+    return pack(listing, out, *settle(listing, side, channels, quiet, skip_unreadable, say=print), skip_unreadable,
+                quiet)

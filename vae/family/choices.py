@@ -20,7 +20,6 @@ exactly E epochs on all of TRAIN, without a held-out slice or stopping, as fits 
 import math
 from dataclasses import dataclass, replace
 
-from vae.core.errors import InputError
 from vae.core.report import counted
 from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig
 
@@ -74,9 +73,6 @@ class TrainingPlan:
 def training_plan(count: int, side: int, fit: FitConfig) -> TrainingPlan:
     """The plan for ``count`` TRAIN images of side ``side``: --epochs as given, else the step budget's."""
     shift = fit.head_shift if fit.head_shift is not None else round(side / SHIFT_PER_SIDE)
-    if fit.epochs is not None and fit.steps is not None:
-        raise InputError(f"--epochs {fit.epochs} and --steps {fit.steps}: give one (epochs train on all of TRAIN; "
-                         "a budget of steps stops early on a held-out slice)")
     if fit.epochs is not None:
         return TrainingPlan(fit.epochs, 0, 0, 0, shift)
     steps = fit.steps or round(STEP_BUDGET * min(1.0, BUDGET_SIDE / side))
@@ -87,12 +83,15 @@ def training_plan(count: int, side: int, fit: FitConfig) -> TrainingPlan:
     return TrainingPlan(epochs, held_out, steps, max(PATIENCE_LEAST, round(epochs * PATIENCE_SHARE)), shift)
 
 
-def implied_model(given: dict, head: bool) -> str:
-    """The model that options given without --model imply: the one an option applies to alone (--beta: a VAE,
-    --sparsity: an AE), else an AE with a head (its code classifies better: docs/family.md), else a VAE."""
+def implied_model(given) -> str | None:
+    """The model that options (or a sweep's knobs) given without --model imply: the one an option applies to alone
+    (--beta: a VAE, --sparsity: an AE); None when none does, or both do (then one of them is refused)."""
     implied = {APPLIES_TO[name][1] for name in given if APPLIES_TO.get(name, ("",))[0] == "model"}
-    if len(implied) == 1:
-        return implied.pop()
+    return implied.pop() if len(implied) == 1 else None
+
+
+def default_model(head: bool) -> str:
+    """With nothing said of the model: an AE with a head (its code classifies better: docs/family.md), else a VAE."""
     return "ae" if head else "vae"
 
 
@@ -102,7 +101,7 @@ def choose_network(config: AutoencoderConfig, side: int, channels: int,
     each choice."""
     chosen, why = {}, []
     if config.model is None:
-        chosen["model"] = implied_model({}, head)
+        chosen["model"] = default_model(head)
         if head:
             why.append("model:    ae (with a head: its code classifies better than a VAE's mean)")
     if config.latent_dim is None:

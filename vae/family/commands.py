@@ -36,7 +36,7 @@ from vae.family.choices import training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder, shaped_for
 from vae.family.inference import (
-    BATCH,
+    batch_size,
     decoded_batches,
     decoded_pairs,
     encode_set,
@@ -108,11 +108,16 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
     checkpoint.save_model(model_path, config, model.state_dict(), checkpoint.plain(record),
                           mark=checkpoint.FAMILY_FORMAT)
     parameters = sum(tensor.numel() for tensor in model.parameters())
-    stopped = "" if fitted.best_epoch is None else (
-        f"; kept epoch {fitted.best_epoch} of {len(history)} (the lowest held-out loss, "
-        f"{min(fitted.held_out_losses):.3f})")
+    kept = history[-1]
+    stopped = ""
+    if fitted.best_epoch:  # the weights are the best epoch's: its losses are the ones shown
+        kept = history[fitted.best_epoch - 1]
+        stopped = (f"; kept epoch {fitted.best_epoch} of {len(history)} (the lowest held-out loss, "
+                   f"{min(fitted.held_out_losses):.3f})")
+    elif fitted.best_epoch == 0:
+        stopped = "; no epoch lowered the held-out loss (not a number): the last epoch's weights are kept"
     outputs.say(f"fitted in {seconds:.1f} s ({parameters:,} parameters){stopped}; "
-                f"{describe(history[-1], fitted.plan.epochs).strip()}\nwrote {model_path}")
+                f"{describe(kept, fitted.plan.epochs).strip()}\nwrote {model_path}")
     if plots_dir:
         from vae.family.figures import draw_fit_plots  # matplotlib: about a second of start-up
 
@@ -163,7 +168,8 @@ def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Output
     scores = write_images(out_path, image_set, pairs, lambda pairs: image_quality(pairs, image_set.channels))
     outputs.say(f"wrote {out_path}: {len(image_set)} images\n" + format_scores(scores) + f"\n  (against {truth.path})")
     if truth is not image_set:
-        _compare_with_input(scores, image_quality(decoded_pairs(truth, image_set.batches(BATCH)), image_set.channels),
+        _compare_with_input(scores, image_quality(decoded_pairs(truth, image_set.batches(batch_size(image_set))),
+                                                    image_set.channels),
                             record, model_path, outputs)
     return scores
 
@@ -227,7 +233,7 @@ def judged_against(real_path: str, reference_path: str, model, model_path: str, 
     if len(real) <= NEAREST:
         raise InputError(f"{real_path}: {counted(len(real), 'image')}; scoring samples against real images takes at "
                          f"least {NEAREST + 1}")
-    real_features = real.map_batches(lambda batch: features(reference, batch), FEATURES, BATCH)
+    real_features = real.map_batches(lambda batch: features(reference, batch), FEATURES, batch_size(real))
     return lambda samples: sample_scores(real_features, features(reference, samples))
 
 

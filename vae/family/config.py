@@ -5,6 +5,7 @@ reads them at start-up). The defaults' measurements are in docs/family.md.
 from dataclasses import dataclass
 
 from vae.core.data import IMAGE_SIDE
+from vae.core.errors import InputError
 
 SAMPLERS = ("prior", "mixture")  # where generate draws latent points from (vae/family/sampling.py)
 REFERENCE_EPOCHS = 10  # the reference network's training (vae/family/reference.py)
@@ -83,3 +84,8 @@ class FitConfig:
     # at batch 512 (loss 2% higher) but 0.93x at the default batch 64, where kernel launches bound
     # the step (README, Scaling out): so float32 unless asked.
     precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.epochs is not None and self.steps is not None:
+            raise InputError(f"--epochs {self.epochs} and --steps {self.steps}: give one (epochs train on all of "
+                             "TRAIN; a budget of steps may stop early on a held-out slice)")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vae.core.data import ImageSet, release_pages, to_unit_float
+from vae.core.data import ImageSet, release_pages, scaled_batch, to_unit_float
 from vae.family.choices import TrainingPlan, choose_network, training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.models import Autoencoder
@@ -40,7 +40,7 @@ from vae.nn.training import (
 )
 
 SHOWN_TERMS = ("sparsity", "head", "accuracy")
-BATCH = 256  # held-out images per pass when judging an epoch
+HELD_OUT_BATCH = 256  # 28×28 held-out images per pass when judging an epoch (scaled_batch: fewer larger ones)
 
 
 class BatchReader:
@@ -86,8 +86,11 @@ class Fitted:
 
     def record(self) -> dict:
         """The plan and how it went, as MODEL.pth's record keeps them."""
-        return {"epochs_planned": self.plan.epochs, "steps_budget": self.plan.steps, "held_out": self.plan.held_out,
-                "patience": self.plan.patience, "earliest_stop": self.plan.earliest, "head_shift": self.plan.shift,
+        stopping = bool(self.plan.held_out)
+        return {"epochs_planned": self.plan.epochs, "steps_budget": self.plan.steps or None,
+                "held_out": self.plan.held_out, "patience": self.plan.patience if stopping else None,
+                "earliest_stop": self.plan.earliest if stopping else None,
+                "head_shift": self.plan.shift if self.model.head is not None else None,
                 "epochs_run": len(self.history), "best_epoch": self.best_epoch,
                 "held_out_loss": [round(loss, 6) for loss in self.held_out_losses]}
 
@@ -100,6 +103,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
     device = distributed.start(resolve_device(fit.device))
     mapped = isinstance(images, ImageSet)
     model = Autoencoder(config).to(device)
+    config = model.config  # with what was not given chosen (vae/family/choices.py)
     if config.arch == "conv":  # oneDNN's convolutions run 7% faster per epoch on channels-last weights (docs/family.md)
         model = model.to(memory_format=torch.channels_last)
     data = BatchReader(images, device) if mapped else torch.from_numpy(images).to(device)
@@ -114,20 +118,26 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
         counts = torch.bincount(targets[kept], minlength=len(config.head_classes)).clamp(min=1)
         class_weights = (len(kept) / (len(counts) * counts)).float()
 
-    def terms_of(indices, augment: bool):
+    def terms_of(indices, augment: bool, noise: torch.Generator | None = None):
         clean = data[indices]
         if augment and targets is not None and plan.shift:
             clean = shifted(clean, plan.shift)
-        seen = clean if not fit.noise else (clean + fit.noise * torch.randn_like(clean)).clamp(0, 1)
+        if fit.noise:  # training draws from the global generator, as it always did; a judgement from its own
+            drawn = torch.randn_like(clean) if noise is None else torch.randn(
+                clean.shape, generator=noise, device=clean.device)
+            seen = (clean + fit.noise * drawn).clamp(0, 1)
+        else:
+            seen = clean
         logits, mu, logvar, latent = model(seen)
         return loss_terms(model, fit, clean, logits, mu, logvar, latent,
                           None if targets is None else targets[indices], class_weights)
 
+    held_batch = scaled_batch(HELD_OUT_BATCH, config.channels * config.image_size ** 2)
+
     def held_out_loss() -> float:
-        # a denoiser's noise the same for every epoch's judgement, and training's random draws untouched
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(fit.seed)
-            total = sum(terms_of(batch, augment=False)["loss"].item() * len(batch) for batch in held.split(BATCH))
+        noise = torch.Generator(device).manual_seed(fit.seed)  # a denoiser's noise, the same for every epoch
+        total = sum(terms_of(batch, augment=False, noise=noise)["loss"].item() * len(batch)
+                    for batch in held.split(held_batch))
         return total / len(held)
 
     stopping = EarlyStopping(model, held_out_loss, plan.patience, plan.earliest) if plan.held_out else None

@@ -10,12 +10,17 @@ import numpy as np
 import torch
 
 from vae.core import checkpoint
-from vae.core.data import ImageSet, Reading, in_layout, load_image_set
+from vae.core.data import ImageSet, Reading, in_layout, load_image_set, scaled_batch
 from vae.core.errors import InputError, first_line
 from vae.family.config import OLDER_MODELS, AutoencoderConfig
 from vae.family.models import Autoencoder
 
-BATCH = 1024  # images per inference pass
+BATCH = 1024  # 28×28 images per inference pass; larger images fewer at a time (batch_size)
+
+
+def batch_size(image_set: ImageSet) -> int:
+    """Images per inference pass over the set: BATCH digits' worth of values."""
+    return scaled_batch(BATCH, image_set.pixels.shape[1])
 
 
 def load_autoencoder(path: str) -> tuple[Autoencoder, dict]:
@@ -60,13 +65,14 @@ def _means(model: Autoencoder, image_set: ImageSet, batch: np.ndarray) -> torch.
 @torch.no_grad()
 def encode_set(model: Autoencoder, image_set: ImageSet) -> np.ndarray:
     """Latent means of every image; (N, latent_dim) float32."""
-    return image_set.map_batches(lambda batch: _means(model, image_set, batch).numpy(), model.config.latent_dim, BATCH)
+    return image_set.map_batches(lambda batch: _means(model, image_set, batch).numpy(), model.config.latent_dim,
+                                 batch_size(image_set))
 
 
 @torch.no_grad()
 def passes(model: Autoencoder, image_set: ImageSet):
     """(latent means (B, D), pixel logits (B, C, H, W)) of consecutive batches of the set, as tensors."""
-    for batch in image_set.batches(BATCH):
+    for batch in image_set.batches(batch_size(image_set)):
         mu = _means(model, image_set, batch)
         yield mu, model.decode(mu)
 
@@ -84,9 +90,10 @@ def decode_set(model: Autoencoder, image_set: ImageSet) -> np.ndarray:
 
 def decoded_pairs(truth: ImageSet, decoded):
     """(truth batch, decoded batch) pairs of (B, C, H, W) images for vae.core.metrics; ``decoded``: (B, C·H·W)
-    batches of BATCH images in truth's order."""
+    batches of ``batch_size(truth)`` images in truth's order."""
     shape = (-1, *truth.tensor_shape())
-    return ((batch.reshape(shape), output.reshape(shape)) for batch, output in zip(truth.batches(BATCH), decoded))
+    return ((batch.reshape(shape), output.reshape(shape))
+            for batch, output in zip(truth.batches(batch_size(truth)), decoded))
 
 
 def for_display(images: np.ndarray, channels: int) -> np.ndarray:

@@ -135,6 +135,8 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
         raise InputError(f"{train_path}: a head needs at least two classes, each with at least {folds} images (one "
                          "per fold)")
     todo = cells(grid, config, fit)
+    for cell in todo:  # a cell's settings that cannot go together (--epochs with steps=...) stop it before any work
+        cell_configs(cell, config, fit)
     try:
         os.makedirs(os.path.join(out, "folds"), exist_ok=True)
     except OSError as error:
