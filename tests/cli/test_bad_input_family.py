@@ -189,9 +189,27 @@ CASES = {
         lambda f: ["anomaly", f.sets["test_unlabelled"], "model.pth", "--abnormal-classes", "3"],
         ["--abnormal-classes", "no 'labels'"],
     ),
-    "anomaly: no stored threshold": (lambda f: ["anomaly", f.sets["test"],
+    "anomaly: no stored threshold": (lambda f: ["anomaly", f.sets["test"], "--score", "mse",
                                                 family_model_with(f, record={"anomaly": {}})],
                                                 ["changed.pth", "no stored mse threshold", "--threshold"]),
+    "anomaly: a new score of a model fitted before it": (
+        lambda f: ["anomaly", f.sets["test"], "--abnormal-classes", "7", family_model_with(
+            f, record={"anomaly": {"thresholds": {"mse": 0.1, "ssim": 0.2}}})],
+        ["changed.pth", "before the combined score", "refit", "--score mse"],
+    ),
+    "anomaly: --contamination of a model fitted before it": (
+        lambda f: ["anomaly", f.sets["test"], "--abnormal-classes", "7", "--score", "mse", "--contamination", "0.1",
+                   family_model_with(f, record={"anomaly": {"thresholds": {"mse": 0.1, "ssim": 0.2}}})],
+        ["changed.pth", "no held-out scores", "refit"],
+    ),
+    "anomaly: --contamination above one half": (
+        lambda f: ["anomaly", f.sets["test"], "model.pth", "--abnormal-classes", "7", "--contamination", "0.7"],
+        ["--contamination", "0.7", "(0, 0.5]"],
+    ),
+    "anomaly: --contamination of nothing": (
+        lambda f: ["anomaly", f.sets["test"], "model.pth", "--abnormal-classes", "7", "--contamination", "0"],
+        ["--contamination", "(0, 0.5]"],
+    ),
     "anomaly: RGB images for a grey model": (
         lambda f: ["anomaly", npz(f, "rgb.npz", data=np.stack([IMAGES] * 3, -1)), "model.pth", "--threshold", "1"],
         ["rgb.npz", "3-channel"],

@@ -37,6 +37,18 @@ def test_a_wrong_form_is_a_usage_error(form, capsys):
     assert stop.value.code == 2 and "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("options, words", [
+    (["--score", "lof"], ["--score", "invalid choice: 'lof'"]),
+    (["--contamination", "0.1", "--threshold", "1"], ["--threshold", "not allowed with", "--contamination"]),
+    (["--threshold", "nan"], ["--threshold", "a finite number"]),
+])
+def test_anomaly_refuses_an_unknown_score_and_two_thresholds(options, words, capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse(["anomaly", "d.npz", "m.pth", *options])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 2 and all(word in error for word in words), error
+
+
 def test_unset_options_give_the_dataclasses_own_defaults():
     args = parse(TRAIN)
     assert settings(TrainConfig, args, loss=settings(LossWeights, args)) == TrainConfig()

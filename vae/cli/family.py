@@ -2,6 +2,7 @@
 parsed arguments into one call of vae.family."""
 
 import argparse
+import math
 
 from vae.cli.arguments import checked, class_list, non_negative, positive, settings, shown
 from vae.cli.options import FIT_OPTIONS, add_options, given
@@ -9,7 +10,15 @@ from vae.core.data import Reading
 from vae.core.errors import InputError
 from vae.core.report import Outputs
 from vae.family.choices import default_model, implied_model
-from vae.family.config import APPLIES_TO, REFERENCE_EPOCHS, SAMPLERS, AutoencoderConfig, FitConfig, applies
+from vae.family.config import (
+    ANOMALY_SCORES,
+    APPLIES_TO,
+    REFERENCE_EPOCHS,
+    SAMPLERS,
+    AutoencoderConfig,
+    FitConfig,
+    applies,
+)
 
 FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy files or a folder of images
     "fit": "python vae.py fit TRAIN MODEL.pth [--model vae|ae] [--arch mlp|conv] [--latent-dim D] [--beta B]\n"
@@ -23,7 +32,8 @@ FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy
     "classify": "python vae.py classify DATA MODEL.pth [--out predictions.csv]",
     "sweep": "python vae.py sweep TRAIN --grid \"model=ae,vae beta=1,5,10,20 latent-dim=2,10\" [--folds 5]\n"
              "                [--jobs N] [--out sweep/] [any fit option, applied to every cell]",
-    "anomaly": "python vae.py anomaly DATA MODEL.pth [--out anomalies.csv] [--threshold T] [--score mse|ssim]\n"
+    "anomaly": "python vae.py anomaly DATA MODEL.pth [--out anomalies.csv] [--score S]\n"
+               "                [--threshold T | --contamination C]\n"
                "                [--abnormal-classes 0,2,3 | --normal-classes 1,4,8]",
 }
 FAMILY_COMMANDS = tuple(FORMS)
@@ -56,8 +66,9 @@ SUBCOMMANDS = {
                 (("data", "NOISY"), ("model_path", "MODEL.pth"))),
     "classify": ("classify images", "The classifier head's class for each image; scores when DATA has labels.",
                  (("data", "DATA"), ("model_path", "MODEL.pth"))),
-    "anomaly": ("flag images unlike the training set", "Score each image by its reconstruction error and flag those "
-                "above the threshold; writes the CSV and a histogram of the scores (PNG) beside it.",
+    "anomaly": ("flag images unlike the training set", "Score each image (by default combining its reconstruction with "
+                "its nearest training images in the encoder's features) and flag those above the threshold; writes "
+                "the CSV and histograms of every score (PNG) beside it.",
                 (("data", "DATA"), ("model_path", "MODEL.pth"))),
     "sweep": ("cross-validated grid of fits", "Fit every cell of a grid of fit options on each fold of TRAIN (k-fold "
               "cross-validation) and score it on the held-out fold; writes results.csv, summary.md and figures into "
@@ -93,11 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     form["denoise"].add_argument("--truth", metavar="CLEAN", help="the clean images, to score against")
 
     anomaly = form["anomaly"]
-    anomaly.add_argument("--score", choices=("mse", "ssim"), default="mse",
-                         help="mse: mean squared error over pixels (default; weighs a missing or extra stroke by its "
-                              "area); ssim: 1 - SSIM, structure rather than intensity, for anomalies of texture")
-    anomaly.add_argument("--threshold", type=non_negative(float),
-                         help="flag scores above T (default: the one fit stored)")
+    anomaly.add_argument("--score", choices=ANOMALY_SCORES, default=ANOMALY_SCORES[0],
+                         help="combined (default): each of ssim, neighbours and texture as a standard normal score "
+                              "among held-out normal training images, then the larger of (ssim + neighbours) / √2 and "
+                              "texture; mse: mean squared reconstruction error; ssim: 1 - SSIM of the "
+                              "reconstruction; neighbours: mean distance to the 5 nearest training images in the "
+                              "encoder's first feature map; texture: the same in each conv layer's channel means and "
+                              "spreads. fit keeps what they need in MODEL.pth: the features of at most 2,000 training "
+                              "images (float16: at most 9 MB with the default conv widths) and the scores of at most "
+                              "1,000 held-out ones; a model "
+                              "fitted before these scores gives mse and ssim only")
+    limits = anomaly.add_mutually_exclusive_group()
+    limits.add_argument("--threshold", type=checked(float, math.isfinite, "a finite number"), metavar="T",
+                        help="flag scores above T (default: the one fit stored, the 0.95 quantile of the held-out "
+                             "training images' scores)")
+    limits.add_argument("--contamination", type=float, metavar="C",
+                        help="the expected share of anomalies, in (0, 0.5] (PyOD's name): flag scores above the "
+                             "1 - C quantile of the held-out training images' scores")
     classes = anomaly.add_mutually_exclusive_group()
     classes.add_argument("--abnormal-classes", type=class_list, metavar="0,2,3",
                          help="DATA's labels that mean an anomaly (default: DATA's labels are 0/1, 1 = anomaly)")
@@ -259,7 +282,7 @@ def anomaly(args, outputs: Outputs) -> None:
     from vae.family.anomaly import anomaly as detect
 
     detect(args.data, args.model_path, args.out, args.threshold, args.score, args.abnormal_classes,
-           args.normal_classes, outputs, args.skip_unreadable)
+           args.normal_classes, outputs, args.skip_unreadable, args.contamination)
 
 
 def generate(args, outputs: Outputs) -> None:

@@ -77,8 +77,8 @@ FIT_OPTIONS = {
         ("--head-weight", non_negative(float), ""),
         ("--head-shift", non_negative(int), "with --head: move each training image by a random offset of up to "
                                             "this many pixels each time (default: the side / 14, 2 at 28×28)"),
-        ("--anomaly-quantile", UNIT_INTERVAL, "the stored anomaly threshold: this quantile of the training images' "
-                                              "scores"),
+        ("--anomaly-quantile", UNIT_INTERVAL, "the stored anomaly thresholds: this quantile of the held-out "
+                                              "training images' scores (anomaly --contamination: another)"),
         ("--ssim-weight", non_negative(float), "weight of (1 - SSIM) beside the BCE"),
         ("--sampler-components", positive(int), "components of the Gaussian mixture fitted to the training images' "
                                                 "latent means, for generate --sampler mixture"),

@@ -84,6 +84,13 @@ class ImageSet:
         return replace(self, pixels=self.pixels[:count], labels=None if self.labels is None else self.labels[:count],
                        files=None if self.files is None else self.files[:count])
 
+    def subset(self, indices: np.ndarray) -> "ImageSet":
+        """The images at the sorted ``indices`` (and their labels and files), read into memory."""
+        indices = np.sort(indices)
+        return replace(self, pixels=np.asarray(self.pixels[indices]),
+                       labels=None if self.labels is None else self.labels[indices],
+                       files=None if self.files is None else tuple(self.files[index] for index in indices))
+
     def classes(self) -> np.ndarray:
         """The sorted distinct labels, shape (C,)."""
         return np.unique(self.labels)

@@ -1,16 +1,10 @@
-"""Anomaly detection by reconstruction error (``vae.py anomaly``).
+"""Anomaly detection (``vae.py anomaly``): each image's score, the threshold, the CSV and the figure.
 
-A network fitted on normal images only reconstructs them well and images unlike them badly, so each
-image's reconstruction error is its anomaly score. Two scores are offered:
-
-    mse   the mean squared error over pixels (the default: it is what the field reports, and it
-          weighs a missing or extra stroke by its area)
-    ssim  1 - SSIM (scikit-image's; per channel for RGB): structure rather than intensity, for
-          sets whose anomalies differ in texture more than in ink
-
-``fit`` stores a threshold per score in MODEL.pth: the ``anomaly_quantile`` quantile of its training
-images' scores (FitConfig; chosen on a validation split, docs/family.md). ``anomaly`` flags the
-images above it, or above ``--threshold``.
+A network fitted on normal images scores each image (vae/family/anomaly_scores.py: reconstruction error, nearest
+training images in the encoder's features, and ``combined``, the default). ``fit`` keeps in MODEL.pth the held-out
+normal images' scores and a threshold per score, their ``anomaly_quantile`` quantile (FitConfig: 0.95);
+``anomaly`` flags the images above it, above ``--threshold``, or above the (1 - ``--contamination``) quantile of
+the held-out scores (PyOD's name: the expected share of anomalies).
 """
 
 import os
@@ -19,24 +13,29 @@ import numpy as np
 
 from vae.core.errors import InputError
 from vae.core.io import atomic_write, check_writable, write_table
-from vae.core.metrics import per_image_scores
 from vae.core.report import Outputs
-from vae.family.inference import decoded_batches, decoded_pairs, load_autoencoder, load_images_for
+from vae.family.anomaly_scores import RECONSTRUCTION, measured, reference_for, scores_from
+from vae.family.inference import load_autoencoder, load_images_for
 
 ANOMALIES_FILE = "anomalies.csv"
 HEADER = "Anomaly_Score,Predicted_Anomaly"
 
 
-def anomaly_scores(model, image_set) -> dict[str, np.ndarray]:
-    """Each image's anomaly scores, {"mse": (N,), "ssim": (N,) of 1 - SSIM}, from its decoding by the latent mean."""
-    errors, similarities = per_image_scores(decoded_pairs(image_set, decoded_batches(model, image_set)),
-                                            image_set.channels)
-    return {"mse": errors, "ssim": 1.0 - similarities}
+def anomaly_record(model, train_set, held: np.ndarray | None, quantile: float, seed: int) -> dict:
+    """What ``fit`` stores for ``anomaly``: the scores' reference and each score's threshold, the ``quantile`` of
+    the held-out normal images' scores."""
+    reference = reference_for(model, train_set, held, seed)
+    thresholds = {name: float(np.quantile(values.numpy(), quantile)) for name, values in reference["held_out"].items()}
+    return {"thresholds": thresholds, "quantile": quantile, "reference": reference}
 
 
-def training_thresholds(scores: dict[str, np.ndarray], quantile: float) -> dict[str, float]:
-    """The ``quantile`` of the training images' scores, per score: what ``fit`` stores in MODEL.pth."""
-    return {name: float(np.quantile(values, quantile)) for name, values in scores.items()}
+def stored_reference(record: dict, score: str, model_path: str) -> dict | None:
+    """The reference ``fit`` stored, or None for a model file fitted before it (which gives mse and ssim only)."""
+    reference = (record.get("anomaly") or {}).get("reference")
+    if reference is None and score not in RECONSTRUCTION:
+        raise InputError(f"{model_path}: was fitted before the {score} score existed and holds nothing it needs; "
+                         f"refit it with 'vae.py fit', or give --score mse")
+    return reference
 
 
 def truth_from_labels(labels: np.ndarray | None, path: str, abnormal: tuple | None = None,
@@ -78,21 +77,24 @@ def detection_scores(truth: np.ndarray, scores: np.ndarray, flagged: np.ndarray)
 
 def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: float | None, score: str,
             abnormal_classes: tuple | None, normal_classes: tuple | None, outputs: Outputs,
-            skip_unreadable: bool = False) -> dict | None:
+            skip_unreadable: bool = False, contamination: float | None = None) -> dict | None:
     """Write anomalies.csv (score and 0/1 flag per image, input order) and the score histogram beside it; scores
     when DATA has labels."""
     out_path = out_path or ANOMALIES_FILE
     picture = os.path.splitext(out_path)[0] + ".png"
     check_writable(out_path, (".csv",))  # so the histogram beside it (.png) is never the same file
     check_writable(picture)
+    if contamination is not None and not 0 < contamination <= 0.5:
+        raise InputError(f"--contamination: {contamination:g} is outside (0, 0.5] (the expected share of anomalies)")
     model, record = load_autoencoder(model_path)
-    if threshold is None:
-        threshold = stored_threshold(record, score, model_path)
+    reference = stored_reference(record, score, model_path)
+    threshold, rule = chosen_threshold(record, reference, score, threshold, contamination, model_path)
     image_set = load_images_for(model, data_path, model_path, labels="optional", skip_unreadable=skip_unreadable,
                                 outputs=outputs)
     names = None if image_set.labels is None else image_set.label_names()
     truth = truth_from_labels(names, data_path, abnormal_classes, normal_classes)
-    values = anomaly_scores(model, image_set)[score]
+    every = scores_from(measured(model, image_set), reference)
+    values = every[score]
     flagged = (values > threshold).astype(np.int64)
     scores = [f"{value:.8g}" for value in values.tolist()]
     atomic_write(out_path, lambda handle: write_table(handle, HEADER.split(","), [np.array(scores), flagged],
@@ -100,9 +102,9 @@ def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: fl
     from vae.core.plots import save  # matplotlib: about a second of start-up
     from vae.family.figures import score_distributions
 
-    save(score_distributions(values, truth, threshold, score), picture)
+    save(score_distributions(every, truth, threshold, score), picture)
     outputs.say(f"wrote {out_path}: {flagged.sum()} of {len(flagged)} images above the {score} threshold "
-                f"{threshold:.6g}, and {picture}")
+                f"{threshold:.6g} ({rule}), and {picture}")
     if truth is None:
         return None
     result = detection_scores(truth, values, flagged)
@@ -110,12 +112,24 @@ def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: fl
     return result
 
 
-def stored_threshold(record, score: str, model_path: str) -> float:
-    """The threshold ``fit`` stored for ``score`` in the model file's record."""
+def chosen_threshold(record: dict, reference: dict | None, score: str, threshold: float | None,
+                     contamination: float | None, model_path: str) -> tuple[float, str]:
+    """The threshold for ``score`` and how it was chosen: given, from --contamination, or the one fit stored."""
+    if threshold is not None:
+        return threshold, "given"
+    if contamination is not None:
+        if reference is None:
+            raise InputError(f"{model_path}: was fitted before --contamination existed and holds no held-out scores; "
+                             "refit it with 'vae.py fit', or give --threshold")
+        held_out = np.asarray(reference["held_out"][score], np.float64)
+        return float(np.quantile(held_out, 1 - contamination)), (
+            f"the {1 - contamination:g} quantile of {len(held_out):,} held-out training images' scores")
     try:
-        threshold = float(record["anomaly"]["thresholds"][score])
+        stored = float(record["anomaly"]["thresholds"][score])
     except (KeyError, TypeError, ValueError):
         raise InputError(f"{model_path}: holds no stored {score} threshold; give --threshold") from None
-    if not np.isfinite(threshold):
+    if not np.isfinite(stored):
         raise InputError(f"{model_path}: its stored {score} threshold is not a finite number; give --threshold")
-    return threshold
+    quantile = record["anomaly"].get("quantile", record.get("fit", {}).get("anomaly_quantile", 0.95))
+    images = "held-out training images'" if reference is not None else "training images'"
+    return stored, f"stored by fit: the {quantile:g} quantile of its {images} scores"

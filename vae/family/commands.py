@@ -31,7 +31,7 @@ from vae.core.io import (
 from vae.core.metrics import classification_scores, image_quality
 from vae.core.report import Outputs, counted, format_scores, is_writer
 from vae.core.sample_quality import NEAREST
-from vae.family.anomaly import anomaly_scores, training_thresholds
+from vae.family.anomaly import anomaly_record
 from vae.family.choices import training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder, shaped_for
@@ -100,7 +100,7 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
         "train_images": len(train_set),
         "epochs_loss": [round(stats.loss, 6) for stats in history],
         "fit_seconds": round(seconds, 3),
-        "anomaly": {"thresholds": training_thresholds(anomaly_scores(model, train_set), fit_config.anomaly_quantile)},
+        "anomaly": anomaly_record(model, train_set, fitted.held_out, fit_config.anomaly_quantile, fit_config.seed),
         "sampler": fit_mixture(encode_set(model, train_set), fit_config.sampler_components, fit_config.seed),
     }
     if record["sampler"] is None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from vae.core.data import IMAGE_SIDE
 from vae.core.errors import InputError
 
+# anomaly scores (vae/family/anomaly_scores.py), the default first
+ANOMALY_SCORES = ("combined", "mse", "ssim", "neighbours", "texture")
 SAMPLERS = ("prior", "mixture")  # where generate draws latent points from (vae/family/sampling.py)
 REFERENCE_EPOCHS = 10  # the reference network's training (vae/family/reference.py)
 
@@ -74,7 +76,7 @@ class FitConfig:
     # with a head: random shifts of up to this many pixels; 0: none. Seed 0: accuracy 0.944 -> 0.976 (docs/family.md)
     head_shift: int | None = None  # None: the side / 14, rounded (2 at 28, 5 at 64: vae/family/choices.py)
     ssim_weight: float = 1000.0  # weight of (1 - SSIM) next to the pixel BCE (summed over pixels)
-    # the stored anomaly threshold: this quantile of the training images' scores (vae/family/anomaly.py)
+    # the stored anomaly thresholds: this quantile of the held-out training images' scores (family/anomaly.py)
     anomaly_quantile: float = 0.95
     # the mixture of the training latents stored for generate --sampler mixture (vae/family/sampling.py)
     sampler_components: int = 10

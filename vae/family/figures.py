@@ -46,20 +46,31 @@ def draw_fit_plots(model, record: dict, train_set: ImageSet, history, fit_config
     return plots.save_all(figures, plots_dir)
 
 
-def score_distributions(scores: np.ndarray, truth: np.ndarray | None, threshold: float, score: str) -> Figure:
-    """Histograms of (N,) anomaly scores, normal and abnormal apart when ``truth`` (N,) 0/1 is known, and the
-    threshold."""
-    figure = Figure(figsize=(6, 3.5))
-    axis = figure.subplots()
-    bins = np.linspace(scores.min(), max(scores.max(), threshold), 60)
-    groups = [("all images", scores, "tab:gray")] if truth is None else [
-        ("normal", scores[truth == 0], "tab:blue"), ("anomalies", scores[truth == 1], "tab:red")]
-    for name, values, colour in groups:
-        axis.hist(values, bins=bins, alpha=0.55, color=colour, label=f"{name} ({len(values)})")
-    axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.4g}")
-    axis.set_xlabel("reconstruction error (MSE)" if score == "mse" else "1 - SSIM")
-    axis.set_ylabel("images")
-    axis.legend()
+SCORE_AXES = {"mse": "reconstruction error (MSE)", "ssim": "1 - SSIM of the reconstruction",
+              "neighbours": "distance to the nearest training images (first feature map)",
+              "texture": "distance to the nearest training images (feature statistics)",
+              "combined": "combined: quantile among held-out normal images"}
+
+
+def score_distributions(scores: dict[str, np.ndarray], truth: np.ndarray | None, threshold: float,
+                        chosen: str) -> Figure:
+    """Histograms of each (N,) anomaly score, normal and abnormal apart when ``truth`` (N,) 0/1 is known: the
+    ``chosen`` score first, with its threshold, so a reader sees which score separates the kinds."""
+    names = [chosen, *(name for name in SCORE_AXES if name in scores and name != chosen)]
+    figure = Figure(figsize=(6, 2.6 * len(names)))
+    for axis, name in zip(figure.subplots(len(names), 1, squeeze=False)[:, 0], names):
+        values = scores[name]
+        top = max(values.max(), threshold) if name == chosen else values.max()
+        bins = np.linspace(values.min(), top, 60)
+        groups = [("all images", values, "tab:gray")] if truth is None else [
+            ("normal", values[truth == 0], "tab:blue"), ("anomalies", values[truth == 1], "tab:red")]
+        for label, group, colour in groups:
+            axis.hist(group, bins=bins, alpha=0.55, color=colour, label=f"{label} ({len(group)})")
+        if name == chosen:
+            axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.4g}")
+        axis.set_xlabel(SCORE_AXES[name] + (" (the score used)" if name == chosen else ""))
+        axis.set_ylabel("images")
+        axis.legend(fontsize="small")
     figure.tight_layout()
     return figure
 

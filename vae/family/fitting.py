@@ -81,6 +81,7 @@ class Fitted:
     model: Autoencoder
     history: list[EpochStats]
     plan: TrainingPlan
+    held_out: np.ndarray | None = None  # (H,) indices in TRAIN of the images kept out of training
     best_epoch: int | None = None
     held_out_losses: list[float] = field(default_factory=list)
 
@@ -156,7 +157,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
         torch.set_flush_denormal(False)
     if stopping is None:
         return Fitted(model.eval().cpu(), history, plan)
-    return Fitted(model.eval().cpu(), history, plan, stopping.best_epoch, stopping.losses)
+    return Fitted(model.eval().cpu(), history, plan, held.cpu().numpy(), stopping.best_epoch, stopping.losses)
 
 
 def loss_terms(model: Autoencoder, fit: FitConfig, clean, logits, mu, logvar, latent, targets=None,
