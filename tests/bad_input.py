@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from helpers import run_vae, shapes
+from helpers import run_in_process, shapes
 
 IMAGES, LABELS = shapes(30, seed=5)
 OUTPUTS = ("vae.pth", "gmm_params.pkl", "vae.csv", "vae_reconstructed.npz", "model.pth", "reconstructed.npz",
@@ -156,7 +156,7 @@ def check_bad_input(build, words, workspace) -> None:
     and leaves the workspace as it was."""
     args = build(workspace)
     before = snapshot(workspace)
-    result = run_vae(*args, cwd=workspace)
+    result = run_in_process(*args, cwd=workspace)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -1,6 +1,11 @@
 """What the tests share: paths, small synthetic image sets, and vae.py run as a user runs it."""
 
+import contextlib
+import csv
+import hashlib
+import io
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -51,6 +56,25 @@ def run_vae(*args, cwd=None, check=False) -> subprocess.CompletedProcess:
     return result
 
 
+def run_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
+    """``vae.py ARGS`` run by this process (vae.cli.main), in ``cwd``, its output captured: what run_vae gives
+    without a new interpreter's start-up (torch's import alone is 1.5 s). For the many bad-input cases, whose
+    end-to-end path a few subprocess tests keep."""
+    from vae.cli import main
+
+    out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        os.chdir(cwd or before)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(arg) for arg in args])
+            except SystemExit as stop:  # argparse's usage errors
+                code = stop.code
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["vae.py", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
 # Few epochs and a small network: the end-to-end tests check behaviour, not quality.
 FAST = ["--epochs", "25", "--batch-size", "64", "--hidden", "64,32", "--decoder-hidden", "32,64", "--quiet"]
 
@@ -63,3 +87,19 @@ def rgb(images: np.ndarray) -> np.ndarray:
 # A small conv network and few epochs: the family's end-to-end tests check behaviour, not quality.
 FAMILY_FAST = ["--epochs", "3", "--batch-size", "64", "--conv-channels", "8,16", "--conv-hidden", "32", "--quiet"]
 MLP_FAST = ["--arch", "mlp", "--layers", "2", "--epochs", "3", "--batch-size", "64", "--quiet"]
+
+
+def printed_scores(result) -> dict[str, float]:
+    """The scores a command printed, one '  name ... value' line each, keyed by the name's first word."""
+    return {line.split()[0]: float(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("  ")}
+
+
+def digest(path) -> str:
+    """A file's SHA-256, to compare outputs byte for byte."""
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def csv_rows(path) -> list[dict[str, str]]:
+    """A CSV file's rows, by its header's names."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -8,7 +8,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 from vae.family.anomaly import HEADER
 from vae.family.config import ANOMALY_SCORES
 
-from helpers import FAMILY_FAST, SHAPE_LABELS, run_vae, shapes, write_npz
+from helpers import FAMILY_FAST, SHAPE_LABELS, csv_rows, printed_scores, run_vae, shapes, write_npz
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,11 @@ def bars_only(tmp_path_factory):
 
 
 def read_csv(path):
-    lines = path.read_text().splitlines()
-    assert lines[0] == HEADER
-    rows = [line.split(",") for line in lines[1:]]
-    return np.array([float(score) for score, _ in rows]), np.array([int(flag) for _, flag in rows])
+    """anomalies.csv's scores (N,) and 0/1 flags (N,), after checking its header."""
+    rows = csv_rows(path)
+    assert ",".join(rows[0]) == HEADER
+    return (np.array([float(row["Anomaly_Score"]) for row in rows]),
+            np.array([int(row["Predicted_Anomaly"]) for row in rows]))
 
 
 def test_fit_stores_each_scores_threshold_at_the_held_out_quantile(bars_only):
@@ -57,7 +58,7 @@ def test_csv_flags_are_scores_above_the_threshold_and_the_printed_scores_are_skl
     threshold = torch.load(folder / "ae.pth", weights_only=True)["record"]["anomaly"]["thresholds"]["combined"]
     assert len(scores) == len(truth) and np.array_equal(flags, (scores > threshold).astype(int))
     assert f"combined threshold {threshold:.6g} (stored by fit: the 0.95 quantile" in result.stdout
-    printed = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("  ")}
+    printed = printed_scores(result)
     assert printed["precision"] == pytest.approx(precision_score(truth, flags), abs=1e-4)
     assert printed["recall"] == pytest.approx(recall_score(truth, flags), abs=1e-4)
     assert printed["f1"] == pytest.approx(f1_score(truth, flags), abs=1e-4)

@@ -220,6 +220,8 @@ CASES = {
                                                      f / "sw"], ["--grid", "'gan'"]),
     "sweep: a knob without values": (lambda f: ["sweep", f.sets["train"], "--grid", "beta", "--out", f / "sw"],
                                      ["--grid", "KNOB=V1,V2"]),
+    "sweep: --image-size of arrays": (lambda f: ["sweep", f.sets["train"], "--grid", "beta=1,2", "--image-size", "32",
+                                             "--out", f / "sw"], ["train.npz", "--image-size", "not arrays"]),
     "sweep: more folds than images": (lambda f: ["sweep", npz(f, "few.npz", data=IMAGES), "--grid", "beta=1",
                                                  "--folds", "20", "--out", f / "sw"], ["few.npz", "too few"]),
     "sweep: a head with too few images of a class": (

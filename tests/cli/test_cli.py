@@ -1,6 +1,5 @@
 """End to end through vae.py, on small synthetic shapes (see conftest)."""
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import FAST, ROOT, SHAPE_LABELS, run_vae
+from helpers import FAST, ROOT, SHAPE_LABELS, digest, run_vae
 
 
 def test_help_shows_the_three_assignment_forms_first():
@@ -99,9 +98,6 @@ def test_plot_redraws_from_saved_files(trained, shape_sets, tmp_path):
             tmp_path / "p", check=True)
     assert len(list((tmp_path / "p").glob("*.png"))) == 4
 
-
-def digest(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_same_command_same_seed_same_outputs(shape_sets, tmp_path):

@@ -1,17 +1,11 @@
 """Generation, measured (issue #24): the mixture sampler fit stores, generate's samplers, the reference network and
 the scores of samples, and the sweep's generation columns and claims."""
 
-import csv
-import hashlib
 
 import numpy as np
 import torch
 
-from helpers import FAMILY_FAST, run_vae, shapes, write_npz
-
-
-def digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from helpers import FAMILY_FAST, csv_rows, digest, printed_scores, run_vae, shapes, write_npz
 
 
 def test_fit_stores_a_mixture_of_the_training_latents(family):
@@ -35,7 +29,7 @@ def test_an_ae_generates_from_its_mixture_and_a_vae_from_either_the_same_for_a_s
 def test_generate_scores_samples_against_real_images_in_the_reference_features(family, shape_sets, tmp_path):
     result = run_vae("generate", family["vae"], "200", "--against", shape_sets["test"], "--reference",
                      family["reference"], "--out", "s.npz", cwd=tmp_path, check=True)
-    printed = {line.split()[0]: float(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("  ")}
+    printed = printed_scores(result)
     assert set(printed) == {"Fréchet", "precision", "recall"} and printed["Fréchet"] >= 0
     assert 0 <= printed["precision"] <= 1 and 0 <= printed["recall"] <= 1
 
@@ -51,7 +45,7 @@ def test_a_sweep_scores_each_cells_samples_and_says_whether_the_claims_hold(tmp_
     write_npz(tmp_path / "small.npz", images, labels)
     result = run_vae("sweep", "small.npz", "--grid", "model=ae,vae beta=1,5", "--folds", "2", "--epochs", "1",
                      "--conv-channels", "4,8", "--conv-hidden", "16", "--out", "sw", cwd=tmp_path, check=True)
-    rows = list(csv.DictReader((tmp_path / "sw" / "results.csv").open()))
+    rows = csv_rows(tmp_path / "sw" / "results.csv")
     assert all(float(row["fd"]) >= 0 and 0 <= float(row["precision"]) <= 1 for row in rows) and len(rows) == 6
     summary = (tmp_path / "sw" / "summary.md").read_text()
     assert "- VAEs generate better than AEs" in summary and "- β-VAEs with β > 1" in summary

@@ -100,7 +100,7 @@ def test_the_default_outputs_of_every_command_are_ignored_by_git():
 def test_the_help_says_whose_options_it_lists():
     top = run_vae("--help", check=True).stdout
     assert "The options below are those of train, test_reconstruction and test_classifier" in top
-    assert "train's model and training" in top and "--score mse|ssim" in top and "--normal-classes" in top
+    assert "train's model and training" in top and "--contamination C" in top and "--normal-classes" in top
 
 
 MISSING = """

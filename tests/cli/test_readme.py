@@ -35,3 +35,17 @@ def test_the_first_five_minutes_run_as_written(tmp_path):
     for name in ("vae.pth", "gmm_params.pkl", "vae_reconstructed.npz", "vae.csv", "model.pth", "reconstructed.npz",
                  "samples.npz", "samples.png", "ref.pth", "judged.npz", "folder_model.pth", "predictions.csv"):
         assert (tmp_path / name).exists(), name
+
+
+def test_the_python_example_runs_as_written(tmp_path):
+    text = open(os.path.join(ROOT, "README.md")).read()
+    example = re.search(r"## Python\n.*?```python\n(.*?)```", text, re.S).group(1)
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert float(printed["SSIM of the reconstructions"]) > 0.5
+    assert float(printed["head accuracy on unseen digits"]) > 0.85
+    share = re.match(r"([\d.]+) of 5-9, ([\d.]+) of 0-4", printed["flagged"])
+    assert float(share.group(1)) > 0.5 > 0.2 > float(share.group(2)), printed["flagged"]
+    assert (tmp_path / "digits.pth").exists()

@@ -7,10 +7,9 @@ import pytest
 from vae.assignment.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
 from vae.cli.arguments import settings
 from vae.cli.dispatch import COMMANDS, parse
-from vae.cli.family import refuse_inapplicable
 from vae.cli.options import FIT_OPTIONS, given
 from vae.core.errors import InputError
-from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.config import AutoencoderConfig, FitConfig, refuse_inapplicable
 
 TRAIN = ["t.npz", "v.npz", "train", "vae.pth", "gmm.pkl"]
 

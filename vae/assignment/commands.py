@@ -47,10 +47,8 @@ def train(train_path, val_path, model_path, mixture_path, model_config: ModelCon
         check_folder_writable(plots_dir)
     train_set = load_image_set(train_path, labels="ignored")
     val_set = load_image_set(val_path, labels="required")
+    val_set.check_classes("the classifier")
     classes = val_set.classes()
-    if len(classes) < 2:
-        raise InputError(f"{val_path}: its labels name only one class ({classes[0]}); "
-                         "the classifier needs at least two")
 
     # torch and scipy only here: the test commands never import them (torch alone is about 1.5 s of start-up)
     from vae.assignment.propagation import describe_propagation, propagate_image_labels

@@ -97,12 +97,8 @@ class Network:
 
 def load_model(path: str) -> tuple[ModelConfig, dict[str, np.ndarray], dict]:
     """Read vae.pth safely (vae.core.checkpoint): its configuration, its weights as numpy arrays, its record."""
-    raw, state, record = checkpoint.read_checkpoint(path, checkpoint.MODEL_FORMAT, "vae checkpoint")
-    try:
-        config = checkpoint.config_from_dict(ModelConfig, raw, older={"decoder_hidden": None})  # None: mirrored
-    except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{path}: damaged checkpoint configuration ({error})") from None
-    return config, state, record
+    return checkpoint.read_model(path, checkpoint.MODEL_FORMAT, "vae checkpoint", ModelConfig,
+                                 older={"decoder_hidden": None})  # None: the encoder's widths mirrored
 
 
 def load_network(model_path: str) -> Network:

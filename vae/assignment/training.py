@@ -22,9 +22,8 @@ import torch
 
 from vae.assignment.config import ModelConfig, TrainConfig
 from vae.assignment.model import VAE, anchor_divergence, prior_means, propagation_loss
-from vae.nn import distributed
 from vae.nn.losses import kl_divergence, pixel_loss, similarity
-from vae.nn.training import EpochStats, Phase, optimise, progress_bar, resolve_device, seed_everything
+from vae.nn.training import EpochStats, Phase, optimise, progress_bar, start_run
 
 
 def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConfig, *, anchors=None, propagated=None,
@@ -34,8 +33,7 @@ def train_model(images: np.ndarray, model_config: ModelConfig, config: TrainConf
     ``anchors``: (images (M, 784), prior component of each (M,)) for semi-supervised anchoring, or None.
     ``propagated``: (N,) each image's propagated class (propagation.py), for the propagation loss, or None.
     """
-    seed_everything(config.seed)
-    device = distributed.start(resolve_device(config.device))
+    device = start_run(config.seed, config.device)
     model = VAE(model_config).to(device)
     data = torch.from_numpy(images).to(device)
     steps = (math.ceil(len(data) / config.batch_size) * config.epochs

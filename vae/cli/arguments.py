@@ -44,11 +44,6 @@ def class_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def shown(value) -> str:
-    """A setting's value as a user would type it: 256,128 for a tuple."""
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-
-
 def settings(cls, args: argparse.Namespace, **given):
     """A settings dataclass from parsed arguments: each field from the argument of its name (``dest``) where the
     command line gave one; ``given`` fields (nested settings, choices made from the options) win; the rest keep

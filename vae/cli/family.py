@@ -4,20 +4,19 @@ parsed arguments into one call of vae.family."""
 import argparse
 import math
 
-from vae.cli.arguments import checked, class_list, non_negative, positive, settings, shown
-from vae.cli.options import FIT_OPTIONS, add_options, given
+from vae.cli.arguments import checked, class_list, non_negative, positive, settings
+from vae.cli.options import FIT_OPTIONS, add_options, given, settings_by_flag
 from vae.core.data import Reading
 from vae.core.errors import InputError
 from vae.core.report import Outputs
 from vae.family.choices import default_model, implied_model
 from vae.family.config import (
     ANOMALY_SCORES,
-    APPLIES_TO,
     REFERENCE_EPOCHS,
     SAMPLERS,
     AutoencoderConfig,
     FitConfig,
-    applies,
+    refuse_inapplicable,
 )
 
 FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy files or a folder of images
@@ -110,10 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "texture; mse: mean squared reconstruction error; ssim: 1 - SSIM of the "
                               "reconstruction; neighbours: mean distance to the 5 nearest training images in the "
                               "encoder's first feature map; texture: the same in each conv layer's channel means and "
-                              "spreads. fit keeps what they need in MODEL.pth: the features of at most 2,000 training "
-                              "images (float16: at most 9 MB with the default conv widths) and the scores of at most "
-                              "1,000 held-out ones; a model "
-                              "fitted before these scores gives mse and ssim only")
+                              "spreads and each channel's intensity histogram. fit keeps what they need in MODEL.pth: "
+                              "the features of at most 2,000 training images (float16: at most 9 MB with the default "
+                              "conv widths) and the scores of at most 1,000 held-out ones; a model fitted before "
+                              "these scores gives mse and ssim only")
     limits = anomaly.add_mutually_exclusive_group()
     limits.add_argument("--threshold", type=checked(float, math.isfinite, "a finite number"), metavar="T",
                         help="flag scores above T (default: the one fit stored, the 0.95 quantile of the held-out "
@@ -190,7 +189,7 @@ def parse_grid(text: str) -> dict[str, list]:
         knob, _, values = token.partition("=")
         if not values or knob in grid:
             raise InputError(f"--grid: {token!r} is not KNOB=V1,V2,... (each knob once)")
-        dest = knob.replace("-", "_")
+        dest = settings_by_flag(FIT_OPTIONS).get(f"--{knob}", knob)
         grid[dest] = [getattr(checker.parse_args([f"--{knob}", value]), dest, None) for value in values.split(",")]
     if not grid:
         raise InputError("--grid: no knobs given, e.g. --grid \"model=ae,vae beta=1,5\"")
@@ -246,15 +245,6 @@ def network_settings(args, knobs: dict | None = None) -> AutoencoderConfig:
     imply, else None: fit chooses it (vae/family/choices.py)."""
     return settings(AutoencoderConfig, args, model=args.model or implied_model({**given(args, FIT_OPTIONS),
                                                                                 **(knobs or {})}))
-
-
-def refuse_inapplicable(options: dict, chosen: dict) -> None:
-    """An option given for a network it does not apply to (--beta for an AE...) is refused, not ignored."""
-    for setting, value in options.items():
-        if not applies(setting, chosen):
-            needed, wanted = APPLIES_TO[setting]
-            condition = f"--{needed}" if wanted is True else f"--{needed} {wanted} (this fit: {chosen[needed]})"
-            raise InputError(f"--{setting.replace('_', '-')} {shown(value)}: applies only with {condition}")
 
 
 def sweep(args, outputs: Outputs) -> None:

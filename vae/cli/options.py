@@ -12,7 +12,8 @@ vae.cli.arguments.settings then takes the dataclass's default for it.
 import argparse
 
 from vae.assignment.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
-from vae.cli.arguments import checked, non_negative, positive, shown, widths
+from vae.cli.arguments import checked, non_negative, positive, widths
+from vae.core.report import shown
 from vae.family.config import AutoencoderConfig, FitConfig
 
 SWITCH = "switch"
@@ -93,9 +94,15 @@ FIT_OPTIONS = {
         ("--seed", non_negative(int), ""),
         ("--device", str, "cpu, cuda, cuda:1 ... (default: cuda when available)"),
         ("--precision", ("fp32", "bf16"), "bf16: forward passes and losses under bfloat16 autocast, faster on a GPU "
-                                          "at large batches (1.23x at batch 512 on an H100), slower at small ones"),
+                                          "at large batches, slower at small ones (README, Scaling out)"),
     ]),
 }
+
+
+def setting_of(flag: str, setting: list) -> str:
+    """The setting a table row's flag sets: the row's fourth entry, else the flag's own name (--latent-dim:
+    latent_dim)."""
+    return setting[0] if setting else flag[2:].replace("-", "_")
 
 
 def add_options(parser: argparse.ArgumentParser, table: dict) -> None:
@@ -106,7 +113,7 @@ def add_options(parser: argparse.ArgumentParser, table: dict) -> None:
             if kind == SWITCH:
                 group.add_argument(flag, action="store_true", help=text)
                 continue
-            dest = setting[0] if setting else flag[2:].replace("-", "_")
+            dest = setting_of(flag, setting)
             default = next(getattr(owner, dest) for owner in settings if hasattr(owner, dest))
             if "default" not in text:
                 text = f"{text} (default %(default)s)".lstrip()
@@ -118,8 +125,13 @@ def add_options(parser: argparse.ArgumentParser, table: dict) -> None:
             group.add_argument(flag, dest=dest, help=text, **how)
 
 
+def settings_by_flag(table: dict) -> dict[str, str]:
+    """{flag: the setting it sets} of the options of ``table`` that take a value."""
+    return {flag: setting_of(flag, setting) for _, rows in table.values() for flag, kind, _, *setting in rows
+            if kind != SWITCH}
+
+
 def given(args: argparse.Namespace, table: dict) -> dict:
     """{setting: value} of the options of ``table`` that the command line gave."""
-    dests = [setting[0] if setting else flag[2:].replace("-", "_")
-             for _, rows in table.values() for flag, kind, _, *setting in rows if kind != SWITCH]
+    dests = settings_by_flag(table).values()
     return {dest: getattr(args, dest) for dest in dests if getattr(args, dest, None) is not None}

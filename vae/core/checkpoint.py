@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from vae.core.errors import InputError, open_for_reading
+from vae.core.errors import InputError, first_line, open_for_reading
 from vae.core.io import atomic_write
 
 MODEL_FORMAT = "vae-checkpoint"
@@ -53,6 +53,18 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
     return value
+
+
+def read_model(path: str, mark: str, what: str, config_class, build=None, older: dict | None = None) -> tuple:
+    """(its configuration, or ``build(configuration)``: a network; its weights as numpy arrays; its record) of a
+    model file read safely; every way the configuration can fail to read or build is one InputError naming the
+    file."""
+    raw, state, record = read_checkpoint(path, mark, what)
+    try:
+        config = config_from_dict(config_class, raw, older)
+        return (build(config) if build else config), state, record
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise InputError(f"{path}: damaged {what} configuration ({first_line(error)})") from None
 
 
 def config_from_dict(cls, raw: dict, older: dict | None = None):
@@ -210,7 +222,7 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
 
 
 def save_mixture(path: str, params: dict) -> None:
-    """Pickle a dict of builtins and numpy arrays (see :func:`vae.gmm.MixtureClassifier.to_params`)."""
+    """Pickle a dict of builtins and numpy arrays (see :func:`vae.core.gmm.MixtureClassifier.to_params`)."""
     params = {"format": MIXTURE_FORMAT, "version": FORMAT_VERSION, **params}
     atomic_write(path, lambda handle: pickle.dump(params, handle, protocol=4))
 

@@ -47,6 +47,13 @@ class Reading:
     skip_unreadable: bool = False
     colour_to_grey: bool = False
 
+    def check_given(self, image_set: "ImageSet", path: str) -> None:
+        """--image-size and --channels resize and convert a folder's image files; arrays must have them already."""
+        asked = (self.side or image_set.side, self.channels or image_set.channels)
+        if image_set.temporary_folder is None and asked != (image_set.side, image_set.channels):
+            raise InputError(f"{path}: holds {image_set.side}×{image_set.side} images of {image_set.channels} "
+                             "channel(s); --image-size and --channels read folders of image files, not arrays")
+
 
 @dataclass
 class ImageSet:
@@ -95,6 +102,17 @@ class ImageSet:
         """The sorted distinct labels, shape (C,)."""
         return np.unique(self.labels)
 
+    def check_classes(self, needs: str, each: int = 1) -> None:
+        """InputError unless the labels name at least two classes, each with at least ``each`` images (a sweep's
+        folds); ``needs`` says what needs them ("the classifier head")."""
+        classes, counts = np.unique(self.labels, return_counts=True)
+        if len(classes) < 2 and each == 1:
+            raise InputError(f"{self.path}: its labels name only one class ({self.label_names(classes)[0]}); "
+                             f"{needs} needs at least two")
+        if len(classes) < 2 or counts.min() < each:
+            raise InputError(f"{self.path}: {needs} needs at least two classes, each with at least {each} images "
+                             "(one per fold)")
+
     def label_names(self, labels: np.ndarray | None = None) -> np.ndarray:
         """Labels (default: each image's) as names, (N,) str: their class folders' names, else the numbers."""
         return named(self.labels if labels is None else labels, self.class_names)
@@ -116,6 +134,9 @@ class ImageSet:
         for start, batch in zip(range(0, len(self), batch_size), self.batches(batch_size)):
             rows[start:start + len(batch)] = function(batch)
         return rows
+
+
+PASS_BATCH = 1024  # 28×28 images per inference pass; larger images fewer at a time (scaled_batch)
 
 
 def scaled_batch(digits_batch: int, values_per_image: int) -> int:
@@ -164,17 +185,24 @@ def load_image_set(path: str, *, labels: str = "optional", rgb: bool = False, re
         return _read_folder(path, labels, reading, quiet, say)
     if rgb and path.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(path):
         raise InputError(f"{path}: is one image file; give the folder of images it is in (or an .npz/.npy file)")
-    arrays = read_arrays(path, labels)
+    return image_set_from(path, read_arrays(path, labels), labels, rgb)
+
+
+def image_set_from(path: str, arrays: dict, labels: str = "optional", rgb: bool = True) -> ImageSet:
+    """An image set from in-memory arrays ({"data", and maybe "labels", "classes", "files"}), validated as a file's
+    would be; ``path`` names them in errors."""
     data = arrays["data"]
     channel_count, channels_last = channels_of(data.shape) if rgb else (1, False)
     if channels_last:
         data = data.transpose(0, 3, 1, 2)  # channel first inside; restore() turns outputs back
     pixels, found_side = validate_images(path, data, channel_count, rgb)
     label_array = arrays.get("labels")
-    if label_array is not None:
+    if label_array is not None and labels != "ignored":
         label_array = validate_labels(path, label_array, len(pixels))
     elif labels == "required":
         raise InputError(f"{path}: has no 'labels' array; this set must be labelled")
+    else:
+        label_array = None
     classes = arrays.get("classes")
     if classes is not None and label_array is not None and (label_array.min() < 0 or label_array.max() >= len(classes)):
         raise InputError(f"{path}: its labels do not index its {len(classes)} classes (classes.txt)")

@@ -55,3 +55,8 @@ def counted(count: int, noun: str) -> str:
 def format_scores(scores: dict) -> str:
     """One indented line per score, named for people: "  SSIM    0.7547"."""
     return "\n".join(f"  {SCORE_NAMES[key]:<28} {value:.4f}" for key, value in scores.items())
+
+
+def shown(value) -> str:
+    """A setting's value as a user would type it: 256,128 for a tuple."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)

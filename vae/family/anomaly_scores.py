@@ -8,8 +8,8 @@ A network fitted on normal images scores each image several ways (higher: more a
                 8×8 places (nearest neighbours in learned features, Bergman et al. 2020): where the strokes and
                 edges are, which an autoencoder can reconstruct for an image it never saw
     texture     the mean distance to the 5 nearest training images in each conv layer's channel statistics (mean
-                and spread over the image): what the image is made of, wherever it lies; for an MLP, the
-                pixels' own mean and spread per channel
+                and spread over the image; for an MLP, the pixels' own) and each channel's 8-bin intensity
+                histogram: what the image is made of, wherever it lies
     combined    (the default) each part as a standard normal score among held-out normal images (the normal
                 quantile of its rank), then the larger of two: ssim's and neighbours' joined by Stouffer's sum/√2
                 (two views of the layout, which add up where they agree) and texture's (another kind of anomaly,
@@ -34,11 +34,11 @@ import torch
 
 from vae.core.data import ImageSet, scaled_batch
 from vae.core.metrics import per_image_scores
-from vae.family.inference import batch_size
+from vae.family.inference import batch_size, decoded
 
 RECONSTRUCTION = ("mse", "ssim")  # what a model file fitted before the other scores can give
 FEATURES = ("neighbours", "texture")  # the scores measured against the stored training features
-NEIGHBOURS, BANK, POOL, HELD, PLACES, PROJECTED = 5, 2000, 20_000, 1000, 8, 128
+NEIGHBOURS, BANK, POOL, HELD, PLACES, PROJECTED, BINS = 5, 2000, 20_000, 1000, 8, 128, 8
 
 
 @torch.no_grad()
@@ -48,7 +48,7 @@ def measured(model, image_set: ImageSet) -> dict[str, np.ndarray]:
     for batch in image_set.batches(batch_size(image_set)):
         images = torch.from_numpy(batch).view(-1, *image_set.tensor_shape())
         mu, layout, texture = encoded_features(model, images)
-        errors, similarities = per_image_scores([(images.numpy(), torch.sigmoid(model.decode(mu)).numpy())],
+        errors, similarities = per_image_scores([(images.numpy(), decoded(model, mu).reshape(images.shape))],
                                                 image_set.channels)
         for name, value in zip(parts, (errors, 1.0 - similarities, layout.numpy(), texture.numpy())):
             parts[name].append(value)
@@ -67,8 +67,10 @@ def encoded_features(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.T
             hook.remove()
     maps = [output for output in captured if output.dim() == 4]  # the conv layers' (not the dense layer's)
     layout = torch.nn.functional.adaptive_avg_pool2d(maps[0], PLACES).flatten(1) if maps else captured[0]
-    texture = torch.cat([torch.cat([each.mean((2, 3)), each.std((2, 3))], 1) for each in maps or [images]], 1)
-    return mu, layout, texture
+    statistics = [torch.cat([each.mean((2, 3)), each.std((2, 3))], 1) for each in maps or [images]]
+    bins = (images * BINS).long().clamp(max=BINS - 1)  # each channel's intensity histogram: the image's colours
+    histogram = torch.stack([(bins == index).float().mean((2, 3)) for index in range(BINS)], 2).flatten(1)
+    return mu, layout, torch.cat([*statistics, histogram], 1)
 
 
 def nearest_distance(bank: np.ndarray, queries: np.ndarray) -> np.ndarray:

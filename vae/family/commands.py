@@ -8,12 +8,10 @@ Data flows one way, as in the assignment: arrays or a folder of image files -> i
 
 import os
 import time
-from dataclasses import asdict
 
 import numpy as np
 import torch
 
-from vae.core import checkpoint
 from vae.core.data import Reading, in_layout, load_image_set, named
 from vae.core.errors import InputError
 from vae.core.io import (
@@ -29,19 +27,19 @@ from vae.core.io import (
     write_predictions,
 )
 from vae.core.metrics import classification_scores, image_quality
-from vae.core.report import Outputs, counted, format_scores, is_writer
+from vae.core.report import Outputs, counted, format_scores
 from vae.core.sample_quality import NEAREST
-from vae.family.anomaly import anomaly_record
-from vae.family.choices import training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
-from vae.family.fitting import fit_autoencoder, shaped_for
+from vae.family.fitting import fit_set
 from vae.family.inference import (
     batch_size,
+    decode_draws,
     decoded_batches,
     decoded_pairs,
     encode_set,
     load_autoencoder,
     load_images_for,
+    save_autoencoder,
 )
 from vae.family.reference import (
     FEATURES,
@@ -52,8 +50,8 @@ from vae.family.reference import (
     save_reference,
     train_reference,
 )
-from vae.family.sampling import check_components, decode_draws, default_sampler, fit_mixture, latent_draws
-from vae.nn.training import describe, resolve_device
+from vae.family.sampling import default_sampler, latent_draws
+from vae.nn.training import describe
 
 RECONSTRUCTED_FILE, DENOISED_FILE = "reconstructed.npz", "denoised.npz"
 SAMPLES_FILE, PREDICTIONS_FILE = "samples.npz", "predictions.csv"
@@ -72,41 +70,13 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
         check_folder_writable(plots_dir)
     train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True, reading=reading,
                                quiet=outputs.quiet, say=outputs.say)
-    check_reading(train_set, reading, train_path)
-    check_components(fit_config.sampler_components, len(train_set), train_path)
-    config, why = shaped_for(config, train_set, head, sparse=bool(fit_config.sparsity))
-    if head and len(config.head_classes) < 2:
-        raise InputError(f"{train_path}: its labels name only one class; the classifier head needs at least two")
-    resolve_device(fit_config.device)
-    # A memory-mapped set (.npy) is read a batch at a time; any other is converted once, in memory.
-    images = train_set if train_set.mapped() else train_set.images().reshape(-1, *train_set.tensor_shape())
-    targets = np.searchsorted(config.head_classes, train_set.labels) if head else None
-    plan = training_plan(len(train_set), config.image_size, fit_config)
-    chosen = [f"images:   {config.image_size}×{config.image_size}, {counted(config.channels, 'channel')}", *why,
-              plan.describe(len(train_set))]
-    network = "an MLP" if config.arch == "mlp" else "a conv"
-    outputs.say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set):,} images "
-                f"from {train_path}, seed {fit_config.seed}:" + "".join(f"\n  {line}" for line in chosen))
-    start = time.perf_counter()
-    fitted = fit_autoencoder(images, config, fit_config, targets, quiet=outputs.quiet)
-    model, history = fitted.model, fitted.history
-    seconds = time.perf_counter() - start
-    if not is_writer():  # under torchrun rank 0 alone writes
+    reading.check_given(train_set, train_path)
+    result = fit_set(train_set, config, fit_config, head, outputs.say, outputs.quiet)
+    model, record, fitted, seconds = result.model, result.record, result.fitted, result.seconds
+    history = fitted.history
+    if record is None:  # under torchrun rank 0 alone writes
         return {"seconds": seconds, "parameters": None, "history": history}
-    record = {
-        "fit": asdict(fit_config),
-        "chosen": chosen,
-        "training": fitted.record(),
-        "train_images": len(train_set),
-        "epochs_loss": [round(stats.loss, 6) for stats in history],
-        "fit_seconds": round(seconds, 3),
-        "anomaly": anomaly_record(model, train_set, fitted.held_out, fit_config.anomaly_quantile, fit_config.seed),
-        "sampler": fit_mixture(encode_set(model, train_set), fit_config.sampler_components, fit_config.seed),
-    }
-    if record["sampler"] is None:
-        outputs.say("note: EM found no mixture in the training latents; the model is saved without a mixture sampler")
-    checkpoint.save_model(model_path, config, model.state_dict(), checkpoint.plain(record),
-                          mark=checkpoint.FAMILY_FORMAT)
+    save_autoencoder(model_path, model, record)
     parameters = sum(tensor.numel() for tensor in model.parameters())
     kept = history[-1]
     stopped = ""
@@ -124,14 +94,6 @@ def fit(train_path: str, model_path: str, config: AutoencoderConfig, fit_config:
         written = draw_fit_plots(model, record, train_set, history, fit_config, plots_dir)
         outputs.say(f"wrote {len(written)} plots in {plots_dir}")
     return {"seconds": seconds, "parameters": parameters, "history": history}
-
-
-def check_reading(train_set, reading: Reading, train_path: str) -> None:
-    """--image-size and --channels resize and convert a folder's image files; arrays must have them already."""
-    asked = (reading.side or train_set.side, reading.channels or train_set.channels)
-    if train_set.temporary_folder is None and asked != (train_set.side, train_set.channels):
-        raise InputError(f"{train_path}: holds {train_set.side}×{train_set.side} images of {train_set.channels} "
-                         "channel(s); --image-size and --channels read folders of image files, not arrays")
 
 
 def reconstruct(data_path: str, model_path: str, out_path: str | None, outputs: Outputs,
@@ -274,9 +236,8 @@ def reference(train_path: str, reference_path: str, epochs: int, seed: int, devi
     check_writable(reference_path)
     train_set = load_image_set(train_path, labels="required", rgb=True, reading=reading, quiet=outputs.quiet,
                                say=outputs.say)
-    check_reading(train_set, reading, train_path)
-    if len(train_set.classes()) < 2:
-        raise InputError(f"{train_path}: its labels name only one class; the reference network needs at least two")
+    reading.check_given(train_set, train_path)
+    train_set.check_classes("the reference network")
     outputs.say(f"training the reference network on {len(train_set)} images of {len(train_set.classes())} classes "
                 f"from {train_path}, {counted(epochs, 'epoch')}, seed {seed}")
     start = time.perf_counter()

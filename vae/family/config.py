@@ -2,10 +2,11 @@
 reads them at start-up). The defaults' measurements are in docs/family.md.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from vae.core.data import IMAGE_SIDE
 from vae.core.errors import InputError
+from vae.core.report import shown
 
 # anomaly scores (vae/family/anomaly_scores.py), the default first
 ANOMALY_SCORES = ("combined", "mse", "ssim", "neighbours", "texture")
@@ -30,6 +31,23 @@ def applies(setting: str, chosen: dict) -> bool:
     """Whether ``setting`` applies under ``chosen``: {"model": "vae" or "ae", "arch": "mlp" or "conv", "head": bool}."""
     needs = APPLIES_TO.get(setting)
     return needs is None or chosen.get(needs[0]) == needs[1]
+
+
+def only_applicable(settings, chosen: dict):
+    """A settings dataclass with each setting that does not apply under ``chosen`` back at its default: a sweep's
+    options apply to every cell they apply to (--sparsity to the AE cells of model=ae,vae, not the VAE ones)."""
+    default = type(settings)()
+    return replace(settings, **{field.name: getattr(default, field.name) for field in fields(settings)
+                                if not applies(field.name, chosen)})
+
+
+def refuse_inapplicable(options: dict, chosen: dict) -> None:
+    """An option given for a network it does not apply to (--beta for an AE...) is refused, not ignored."""
+    for setting, value in options.items():
+        if not applies(setting, chosen):
+            needed, wanted = APPLIES_TO[setting]
+            condition = f"--{needed}" if wanted is True else f"--{needed} {wanted} (this fit: {chosen[needed]})"
+            raise InputError(f"--{setting.replace('_', '-')} {shown(value)}: applies only with {condition}")
 
 
 @dataclass

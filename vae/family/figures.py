@@ -9,8 +9,8 @@ from matplotlib.ticker import MaxNLocator
 from vae.core import plots
 from vae.core.data import ImageSet
 from vae.family.config import FitConfig
-from vae.family.inference import decode_set, encode_set, for_display
-from vae.family.sampling import decode_draws, default_sampler, latent_draws
+from vae.family.inference import decode_draws, decode_set, encode_set, for_display
+from vae.family.sampling import default_sampler, latent_draws
 
 
 def samples_figure(samples: np.ndarray, channels: int, sampler: str) -> Figure:
@@ -48,8 +48,8 @@ def draw_fit_plots(model, record: dict, train_set: ImageSet, history, fit_config
 
 SCORE_AXES = {"mse": "reconstruction error (MSE)", "ssim": "1 - SSIM of the reconstruction",
               "neighbours": "distance to the nearest training images (first feature map)",
-              "texture": "distance to the nearest training images (feature statistics)",
-              "combined": "combined: quantile among held-out normal images"}
+              "texture": "distance to the nearest training images (feature statistics, histograms)",
+              "combined": "combined: a standard normal score among held-out normal images"}
 
 
 def score_distributions(scores: dict[str, np.ndarray], truth: np.ndarray | None, threshold: float,

@@ -15,29 +15,23 @@ moved by a random offset of up to ``head_shift`` pixels (side/14 unless given: v
 is seen, so that the head's few examples of a rare class stand for more than themselves.
 """
 
-import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from vae.core.data import ImageSet, release_pages, scaled_batch, to_unit_float
+from vae.core.report import counted, is_writer
+from vae.family.anomaly import anomaly_record
 from vae.family.choices import TrainingPlan, choose_network, training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.inference import encode_set
 from vae.family.models import Autoencoder
-from vae.nn import distributed
+from vae.family.sampling import check_components, fit_mixture
 from vae.nn.losses import image_similarity, kl_divergence, pixel_loss, sparsity_penalty
-from vae.nn.training import (
-    EarlyStopping,
-    EpochStats,
-    Phase,
-    optimise,
-    progress_bar,
-    resolve_device,
-    seed_everything,
-)
+from vae.nn.training import EarlyStopping, EpochStats, Phase, resolve_device, start_run, train_phase
 
 SHOWN_TERMS = ("sparsity", "head", "accuracy")
 HELD_OUT_BATCH = 256  # 28×28 held-out images per pass when judging an epoch (scaled_batch: fewer larger ones)
@@ -100,8 +94,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
                     labels: np.ndarray | None = None, quiet: bool = False) -> Fitted:
     """Train on (N, C, H, W) float32 images in [0, 1], or a memory-mapped set read a batch at a time;
     ``labels`` (N,) are head class indices (with a head). How long: vae/family/choices.py's plan."""
-    seed_everything(fit.seed)
-    device = distributed.start(resolve_device(fit.device))
+    device = start_run(fit.seed, fit.device)
     mapped = isinstance(images, ImageSet)
     model = Autoencoder(config).to(device)
     config = model.config  # with what was not given chosen (vae/family/choices.py)
@@ -144,20 +137,67 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
     stopping = EarlyStopping(model, held_out_loss, plan.patience, plan.earliest) if plan.held_out else None
     phase = Phase(config.model, list(model.parameters()), lambda indices: terms_of(kept[indices], augment=True),
                   plan.epochs, fit.batch_size, fit.lr, SHOWN_TERMS, fit.precision == "bf16", stopping)
-    shuffler = torch.Generator().manual_seed(fit.seed)
-    steps = math.ceil(len(kept) / fit.batch_size) * plan.epochs
     # Subnormal floats appear as training goes on and make the CPU's arithmetic many times slower:
     # the MLP's epochs grew from 3.3 s to 6-7 s; flushed to zero they stay at 3.3 s, same loss (docs/family.md).
     torch.set_flush_denormal(True)
     try:
-        with progress_bar(steps, "fitting", quiet) as progress:
-            model.train()
-            history = optimise(phase, len(kept), shuffler, progress, time.perf_counter(), quiet)
+        history = train_phase(model, phase, len(kept), fit.seed, "fitting", quiet)
     finally:
         torch.set_flush_denormal(False)
+    # in the memory format a model read back from MODEL.pth has, so that what fit computes with it (the record's
+    # anomaly reference and mixture, the API's outputs) equals what the other commands compute, to the last bit
+    model = model.eval().cpu().to(memory_format=torch.contiguous_format)
     if stopping is None:
-        return Fitted(model.eval().cpu(), history, plan)
-    return Fitted(model.eval().cpu(), history, plan, held.cpu().numpy(), stopping.best_epoch, stopping.losses)
+        return Fitted(model, history, plan)
+    return Fitted(model, history, plan, held.cpu().numpy(), stopping.best_epoch, stopping.losses)
+
+
+@dataclass
+class FitResult:
+    model: torch.nn.Module
+    record: dict  # MODEL.pth's record (None on a torchrun rank that does not write)
+    fitted: Fitted
+    seconds: float
+
+
+def fit_set(train_set: ImageSet, config: AutoencoderConfig, fit_config: FitConfig, head: bool, say=None,
+            quiet: bool = True) -> FitResult:
+    """Train one of the family's networks on an image set (labels: the head's classes) and build MODEL.pth's
+    record: what fit chose and why, how training went, the anomaly scores' reference and the latent mixture."""
+    check_components(fit_config.sampler_components, len(train_set), train_set.path)
+    if head:
+        train_set.check_classes("the classifier head")
+    config, why = shaped_for(config, train_set, head, sparse=bool(fit_config.sparsity))
+    resolve_device(fit_config.device)
+    # A memory-mapped set (.npy) is read a batch at a time; any other is converted once, in memory.
+    images = train_set if train_set.mapped() else train_set.images().reshape(-1, *train_set.tensor_shape())
+    targets = np.searchsorted(config.head_classes, train_set.labels) if head else None
+    plan = training_plan(len(train_set), config.image_size, fit_config)
+    chosen = [f"images:   {config.image_size}×{config.image_size}, {counted(config.channels, 'channel')}", *why,
+              plan.describe(len(train_set))]
+    if say:
+        network = "an MLP" if config.arch == "mlp" else "a conv"
+        say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set):,} images "
+            f"from {train_set.path}, seed {fit_config.seed}:" + "".join(f"\n  {line}" for line in chosen))
+    start = time.perf_counter()
+    fitted = fit_autoencoder(images, config, fit_config, targets, quiet=quiet)
+    seconds = time.perf_counter() - start
+    if not is_writer():  # under torchrun rank 0 alone writes
+        return FitResult(fitted.model, None, fitted, seconds)
+    model = fitted.model
+    record = {
+        "fit": asdict(fit_config),
+        "chosen": chosen,
+        "training": fitted.record(),
+        "train_images": len(train_set),
+        "epochs_loss": [round(stats.loss, 6) for stats in fitted.history],
+        "fit_seconds": round(seconds, 3),
+        "anomaly": anomaly_record(model, train_set, fitted.held_out, fit_config.anomaly_quantile, fit_config.seed),
+        "sampler": fit_mixture(encode_set(model, train_set), fit_config.sampler_components, fit_config.seed),
+    }
+    if record["sampler"] is None and say:
+        say("note: EM found no mixture in the training latents; the model is saved without a mixture sampler")
+    return FitResult(model, record, fitted, seconds)
 
 
 def loss_terms(model: Autoencoder, fit: FitConfig, clean, logits, mu, logvar, latent, targets=None,

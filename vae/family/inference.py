@@ -10,34 +10,30 @@ import numpy as np
 import torch
 
 from vae.core import checkpoint
-from vae.core.data import ImageSet, Reading, in_layout, load_image_set, scaled_batch
-from vae.core.errors import InputError, first_line
+from vae.core.data import PASS_BATCH, ImageSet, Reading, in_batches, in_layout, load_image_set, scaled_batch
+from vae.core.errors import InputError
 from vae.family.config import OLDER_MODELS, AutoencoderConfig
 from vae.family.models import Autoencoder
-
-BATCH = 1024  # 28×28 images per inference pass; larger images fewer at a time (batch_size)
+from vae.nn.layers import load_weights
 
 
 def batch_size(image_set: ImageSet) -> int:
-    """Images per inference pass over the set: BATCH digits' worth of values."""
-    return scaled_batch(BATCH, image_set.pixels.shape[1])
+    """Images per inference pass over the set: PASS_BATCH digits' worth of values."""
+    return scaled_batch(PASS_BATCH, image_set.pixels.shape[1])
 
 
 def load_autoencoder(path: str) -> tuple[Autoencoder, dict]:
     """MODEL.pth from ``fit`` as a network in eval mode on the CPU, and its record; read safely
     (vae.core.checkpoint)."""
-    raw, state, record = checkpoint.read_checkpoint(path, checkpoint.FAMILY_FORMAT, "family model")
-    try:
-        model = Autoencoder(checkpoint.config_from_dict(AutoencoderConfig, raw, OLDER_MODELS))
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise InputError(f"{path}: damaged model configuration ({first_line(error)})") from None
-    if not all(np.all(np.isfinite(value)) for value in state.values()):
-        raise InputError(f"{path}: its weights contain NaN or infinite values")
-    try:
-        model.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
-    except (RuntimeError, TypeError) as error:
-        raise InputError(f"{path}: its weights do not match its architecture ({first_line(error)})") from None
-    return model.eval(), record
+    model, state, record = checkpoint.read_model(path, checkpoint.FAMILY_FORMAT, "family model", AutoencoderConfig,
+                                                 Autoencoder, OLDER_MODELS)
+    return load_weights(model, state, path).eval(), record
+
+
+def save_autoencoder(path: str, model: Autoencoder, record: dict) -> None:
+    """Write MODEL.pth: the network's configuration, its weights and the record of its training."""
+    checkpoint.save_model(path, model.config, model.state_dict(), checkpoint.plain(record),
+                          mark=checkpoint.FAMILY_FORMAT)
 
 
 def load_images_for(model: Autoencoder, path: str, model_path: str, labels: str = "ignored",
@@ -77,10 +73,23 @@ def passes(model: Autoencoder, image_set: ImageSet):
         yield mu, model.decode(mu)
 
 
+def decoded(model: Autoencoder, latent: torch.Tensor) -> np.ndarray:
+    """(B, C·H·W) float32 images in [0, 1] decoded from (B, D) latent points."""
+    return torch.sigmoid(model.decode(latent)).flatten(1).numpy()
+
+
+@torch.no_grad()
+def decode_draws(model: Autoencoder, latent: np.ndarray) -> np.ndarray:
+    """Images (N, C·S·S) float32 in [0, 1] decoded from (N, D) latent points, a pass's worth at a time."""
+    values = model.config.channels * model.config.image_size ** 2
+    return in_batches(lambda points: decoded(model, torch.from_numpy(points)), latent, scaled_batch(PASS_BATCH, values))
+
+
+@torch.no_grad()
 def decoded_batches(model: Autoencoder, image_set: ImageSet):
     """Every image through the network (latent mean, decoded), as (B, C·H·W) float32 batches in [0, 1]."""
-    for _, logits in passes(model, image_set):
-        yield torch.sigmoid(logits).flatten(1).numpy()
+    for batch in image_set.batches(batch_size(image_set)):
+        yield decoded(model, _means(model, image_set, batch))
 
 
 def decode_set(model: Autoencoder, image_set: ImageSet) -> np.ndarray:

@@ -15,8 +15,6 @@ Its file (REF.pth, format "vae-reference") holds its configuration, weights and 
 as a model file. Distances are comparable only between sets scored with the same reference file.
 """
 
-import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,10 +23,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vae.core import checkpoint
-from vae.core.data import ImageSet, in_batches
-from vae.core.errors import InputError, first_line
+from vae.core.data import IMAGE_SIDE, PASS_BATCH, ImageSet, in_batches, scaled_batch
+from vae.core.errors import InputError
 from vae.core.sample_quality import frechet_distance, precision_recall
-from vae.nn.training import Phase, optimise, progress_bar, resolve_device, seed_everything
+from vae.nn.layers import load_weights
+from vae.nn.training import Phase, start_run, train_phase
 
 FEATURES = 128
 BATCH_SIZE = 32
@@ -38,7 +37,7 @@ LEARNING_RATE = 2e-3
 @dataclass
 class ReferenceConfig:
     channels: int = 1
-    image_size: int = 28
+    image_size: int = IMAGE_SIDE
     classes: int = 10
     class_names: tuple[str, ...] = ()
 
@@ -62,8 +61,7 @@ class ReferenceNet(nn.Module):
 def train_reference(train_set: ImageSet, epochs: int, seed: int, device: str = "auto", quiet: bool = True):
     """A ReferenceNet trained on a labelled set (cross-entropy, Adam with cosine decay); the network in eval mode
     and its last epoch's training accuracy."""
-    seed_everything(seed)
-    torch_device = resolve_device(device)
+    torch_device = start_run(seed, device)
     classes = train_set.classes()
     config = ReferenceConfig(train_set.channels, train_set.side, len(classes),
                              tuple(str(name) for name in train_set.label_names(classes)))
@@ -78,10 +76,7 @@ def train_reference(train_set: ImageSet, epochs: int, seed: int, device: str = "
         return {"loss": loss, "accuracy": accuracy}
 
     phase = Phase("reference", list(network.parameters()), step, epochs, BATCH_SIZE, LEARNING_RATE, ("accuracy",))
-    with progress_bar(math.ceil(len(images) / BATCH_SIZE) * epochs, "reference", quiet) as progress:
-        network.train()
-        history = optimise(phase, len(images), torch.Generator().manual_seed(seed), progress, time.perf_counter(),
-                           quiet)
+    history = train_phase(network, phase, len(images), seed, "reference", quiet)
     return network.eval().cpu(), history[-1].extra["accuracy"]
 
 
@@ -92,12 +87,9 @@ def save_reference(path: str, network: ReferenceNet, record: dict) -> None:
 def load_reference(path: str, side: int | None = None, channels: int | None = None, judged: str = "") -> ReferenceNet:
     """REF.pth from ``vae.py reference``, in eval mode, read safely (vae.core.checkpoint); InputError when it does
     not take images of ``side`` and ``channels`` (those of the images it is to judge: ``judged`` says whose)."""
-    raw, state, _ = checkpoint.read_checkpoint(path, checkpoint.REFERENCE_FORMAT, "reference network")
-    try:
-        network = ReferenceNet(checkpoint.config_from_dict(ReferenceConfig, raw))
-        network.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise InputError(f"{path}: damaged reference network ({first_line(error)})") from None
+    network, state, _ = checkpoint.read_model(path, checkpoint.REFERENCE_FORMAT, "reference network",
+                                              ReferenceConfig, ReferenceNet)
+    load_weights(network, state, path)
     takes = (network.config.image_size, network.config.channels)
     if side is not None and takes != (side, channels):
         raise InputError(f"{path}: takes {takes[0]}×{takes[0]} images of {takes[1]} channel(s), but {judged} "
@@ -106,9 +98,11 @@ def load_reference(path: str, side: int | None = None, channels: int | None = No
 
 
 @torch.no_grad()
-def features(network: ReferenceNet, images: np.ndarray, batch: int = 1024) -> np.ndarray:
-    """(N, FEATURES) features of (N, C·S·S) images in [0, 1], at the reference's own side and channels."""
+def features(network: ReferenceNet, images: np.ndarray) -> np.ndarray:
+    """(N, FEATURES) features of (N, C·S·S) images in [0, 1], at the reference's own side and channels, a pass's
+    worth at a time."""
     shape = (-1, network.config.channels, network.config.image_size, network.config.image_size)
+    batch = scaled_batch(PASS_BATCH, shape[1] * shape[2] * shape[3])
     return in_batches(lambda rows: network.body(torch.from_numpy(np.ascontiguousarray(rows, np.float32)).view(shape))
                       .numpy(), images, batch)
 

@@ -11,7 +11,6 @@ The mixture is stored in MODEL.pth's record as plain lists (read back without un
 import numpy as np
 import torch
 
-from vae.core.data import in_batches
 from vae.core.errors import InputError
 from vae.core.gmm import GaussianMixture, fit
 
@@ -66,10 +65,3 @@ def latent_draws(model, sampler: str, count: int, seed: int, record: dict, model
     noise = rng.standard_normal((count, mixture.means.shape[1]))
     factors = np.linalg.cholesky(mixture.covariances)  # (K, D, D), cov = L Lᵀ
     return (mixture.means[component] + np.einsum("nde,ne->nd", factors[component], noise)).astype(np.float32)
-
-
-@torch.no_grad()
-def decode_draws(model, latent: np.ndarray, batch: int = 1024) -> np.ndarray:
-    """Images (N, C·S·S) float32 in [0, 1] decoded from (N, D) latent points, a batch at a time."""
-    return in_batches(lambda points: torch.sigmoid(model.decode(torch.from_numpy(points))).flatten(1).numpy(), latent,
-                      batch)

@@ -38,11 +38,12 @@ from vae.core.io import atomic_write
 from vae.core.metrics import classification_scores, per_image_scores
 from vae.core.report import Outputs
 from vae.core.sample_quality import NEAREST
-from vae.family.config import REFERENCE_EPOCHS, AutoencoderConfig, FitConfig, applies
+from vae.family.choices import default_model
+from vae.family.config import REFERENCE_EPOCHS, AutoencoderConfig, FitConfig, applies, only_applicable
 from vae.family.fitting import fit_autoencoder, shaped_for
-from vae.family.inference import encode_set, passes
+from vae.family.inference import decode_draws, encode_set, passes
 from vae.family.reference import features, load_reference, sample_scores, save_reference, train_reference
-from vae.family.sampling import decode_draws, default_sampler, fit_mixture, latent_draws
+from vae.family.sampling import default_sampler, fit_mixture, latent_draws
 from vae.family.sweep_summary import METRICS, cell_name, samples_path, slug, write_outputs
 
 SHOWN_SAMPLES = 36  # each cell's first fold keeps this many samples for the figure of them side by side
@@ -66,9 +67,13 @@ def cell_configs(cell: dict, config: AutoencoderConfig, fit: FitConfig) -> tuple
     """The base configurations with the cell's knobs set (each knob names a field of one of them); a cell with
     --sparsity has a sparse code, as fit gives it."""
     network_fields = {field.name for field in fields(AutoencoderConfig)}
-    network = {name: value for name, value in cell.items() if name in network_fields}
-    training = replace(fit, **{name: value for name, value in cell.items() if name not in network})
-    return replace(config, **network, sparse=bool(training.sparsity)), training
+    network = replace(config, **{name: value for name, value in cell.items() if name in network_fields})
+    head = bool(config.head_classes)
+    chosen = {"model": network.model or default_model(head), "arch": network.arch, "head": head}
+    network = only_applicable(network, chosen)
+    training = only_applicable(replace(fit, **{name: value for name, value in cell.items()
+                                               if name not in network_fields}), chosen)
+    return replace(network, sparse=bool(training.sparsity)), training
 
 
 def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np.ndarray, config: AutoencoderConfig,
@@ -127,13 +132,12 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
     the reference network ``reference_path``, else of one trained on TRAIN's labels (OUT/reference.pth)."""
     train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True, reading=reading,
                                quiet=outputs.quiet, say=outputs.say)
+    reading.check_given(train_set, train_path)
     if len(train_set) < 2 * folds:
         raise InputError(f"{train_path}: {len(train_set)} images are too few for {folds} folds")
+    if head:
+        train_set.check_classes("a head", each=folds)
     config, _ = shaped_for(config, train_set, head, sparse=False)  # each cell's own --sparsity decides (cell_configs)
-    smallest_class = np.bincount(np.searchsorted(config.head_classes, train_set.labels)).min() if head else 0
-    if head and (len(config.head_classes) < 2 or smallest_class < folds):
-        raise InputError(f"{train_path}: a head needs at least two classes, each with at least {folds} images (one "
-                         "per fold)")
     todo = cells(grid, config, fit)
     for cell in todo:  # a cell's settings that cannot go together (--epochs with steps=...) stop it before any work
         cell_configs(cell, config, fit)
@@ -220,6 +224,7 @@ def sweep_reference(train_set, reference_path: str | None, out: str, fit: FitCon
     if reference_path is None:
         reference_path = os.path.join(out, "reference.pth")
         if not os.path.exists(reference_path):
+            train_set.check_classes("the reference network")
             outputs.say(f"training the reference network that samples are judged in: {reference_path}")
             network, _ = train_reference(train_set, REFERENCE_EPOCHS, fit.seed, fit.device, outputs.quiet)
             save_reference(reference_path, network, {"train": train_set.path, "epochs": REFERENCE_EPOCHS})

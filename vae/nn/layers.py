@@ -1,7 +1,10 @@
 """Building blocks: the one MLP builder, and the encode → sample → decode pass every autoencoder here shares."""
 
+import numpy as np
 import torch
 import torch.nn as nn
+
+from vae.core.errors import InputError, first_line
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU}
 
@@ -38,3 +41,15 @@ class LatentModel(nn.Module):
         mu, logvar = self.encode(images)
         latent = self.sample(mu, logvar)
         return self.decode(latent), mu, logvar, latent
+
+
+def load_weights(network: nn.Module, state: dict, path: str) -> nn.Module:
+    """``network`` with a model file's weights (numpy arrays, as vae.core.checkpoint reads them); one InputError
+    naming the file when they hold NaN or do not fit it."""
+    if not all(np.all(np.isfinite(value)) for value in state.values()):
+        raise InputError(f"{path}: its weights contain NaN or infinite values")
+    try:
+        network.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
+    except (RuntimeError, TypeError) as error:
+        raise InputError(f"{path}: its weights do not match its architecture ({first_line(error)})") from None
+    return network

@@ -102,6 +102,22 @@ def resolve_device(name: str) -> torch.device:
         raise InputError(f"--device {name}: {first_line(error)}") from None
 
 
+def start_run(seed: int, device: str) -> torch.device:
+    """Every training run's start: the seeds set, and the device it runs on (its rank's, under torchrun)."""
+    seed_everything(seed)
+    return distributed.start(resolve_device(device))
+
+
+def train_phase(model: torch.nn.Module, phase: "Phase", count: int, seed: int, what: str,
+                quiet: bool) -> list[EpochStats]:
+    """A run of one phase over ``count`` items: the model in training mode, the order shuffled by ``seed``, a
+    progress bar named ``what``; per-epoch means of its terms."""
+    steps = math.ceil(count / phase.batch_size) * phase.epochs
+    with progress_bar(steps, what, quiet) as progress:
+        model.train()
+        return optimise(phase, count, torch.Generator().manual_seed(seed), progress, time.perf_counter(), quiet)
+
+
 def progress_bar(steps: int, what: str, quiet: bool) -> tqdm:
     """A bar of ``steps`` batches on stderr, drawn only on a terminal: a redirected log gets the epoch lines alone.
     As a context manager it is closed (its line cleared) however training ends, Ctrl-C included."""

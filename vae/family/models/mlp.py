@@ -19,7 +19,7 @@ def rule_widths(input_dim: int, latent_dim: int, layers: int) -> list[int]:
 
 
 class MLPEncoder(nn.Module):
-    """(B, C, 28, 28) images -> (B, out) features: the rule's widths, flattened input."""
+    """(B, C, S, S) images -> (B, out) features: the rule's widths, flattened input."""
 
     def __init__(self, input_dim: int, latent_dim: int, layers: int, out: int):
         super().__init__()
@@ -31,7 +31,7 @@ class MLPEncoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    """(B, latent_dim) -> (B, C, 28, 28) pixel logits: the encoder's widths in reverse."""
+    """(B, latent_dim) -> (B, C, S, S) pixel logits: the encoder's widths in reverse."""
 
     def __init__(self, input_dim: int, latent_dim: int, layers: int, image_shape: tuple[int, int, int]):
         super().__init__()
