@@ -56,8 +56,8 @@ def timed_fit(train: str, model: str, *options) -> tuple[float, float]:
 
 
 def printed_scores(result) -> dict[str, float]:
-    """The scores a command prints, one '  name value' line each."""
-    return {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("  ")}
+    """The scores a command prints, one '  name ... value' line each, by the name's first word."""
+    return {line.split()[0]: float(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("  ")}
 
 
 def table(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:
@@ -78,7 +78,7 @@ def classes_table(name: str, train: str, test: str, work: str) -> None:
     for peer in CLASSIFIERS:
         predicted, peer_seconds, peer_memory = in_fresh_process(classifier_predictions, peer, train_x, train_y,
                                                                 test_x, seconds)
-        rows.append((peer, f"{np.mean(predicted == test_y):.4f}", f"{peer_seconds:.0f}", f"{peer_memory:.0f}"))
+        rows.append((peer, f"{np.mean(predicted == test_y):.4f}", f"{peer_seconds:.1f}", f"{peer_memory:.0f}"))
     table(f"{name}: {len(train_x):,} train, {len(test_x):,} test; our fit within {limit:.0f} s: "
           f"{'yes' if seconds <= limit else '**no**'}", ("method", "accuracy", "fit s", "peak MB"), rows)
 
@@ -102,7 +102,7 @@ def anomaly_table(name: str, train: str, test: str, work: str, normal: tuple[str
         with contextlib.suppress(ImportError):  # PyOD: bench/requirements.txt
             scores, peer_seconds, peer_memory = in_fresh_process(detector_scores, peer, train_x, test_x)
             auc = detection_scores(truth, scores, np.zeros(len(truth), int))["roc_auc"]
-            rows.append((peer, f"{auc:.4f}", "", f"{peer_seconds:.0f}", f"{peer_memory:.0f}"))
+            rows.append((peer, f"{auc:.4f}", "", f"{peer_seconds:.1f}", f"{peer_memory:.0f}"))
     table(f"{name}: {len(train_x):,} normal train, {len(test_x):,} test ({truth.sum():,} anomalies)",
           ("method", "ROC-AUC", "F1", "fit s", "peak MB"), rows)
 
