@@ -5,6 +5,8 @@ the scores of samples, and the sweep's generation columns and claims."""
 import numpy as np
 import torch
 
+from vae.family.reference import load_reference
+
 from helpers import FAMILY_FAST, csv_rows, digest, printed_scores, run_vae, shapes, write_npz
 
 
@@ -49,7 +51,8 @@ def test_a_sweep_scores_each_cells_samples_and_says_whether_the_claims_hold(tmp_
     assert all(float(row["fd"]) >= 0 and 0 <= float(row["precision"]) <= 1 for row in rows) and len(rows) == 6
     summary = (tmp_path / "sw" / "summary.md").read_text()
     assert "- VAEs generate better than AEs" in summary and "- β-VAEs with β > 1" in summary
-    assert "Generation" in result.stdout and (tmp_path / "sw" / "reference.pth").exists()
+    assert "Generation" in result.stdout
+    assert load_reference(str(tmp_path / "sw" / "reference.pth")).config.classes == len(set(labels.tolist()))
     assert (tmp_path / "sw" / "samples.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import FAMILY_FAST, ROOT, SHARED_MNIST, run_vae, shapes, write_npz
+from helpers import FAMILY_FAST, ROOT, SHARED_MNIST, csv_rows, run_vae, shapes, write_npz
 
 
 def test_two_models_fitted_side_by_side_keep_their_own_figures(shape_sets, tmp_path):
@@ -32,9 +32,15 @@ def test_missing_output_folders_are_made_for_every_command(trained, family, shap
     run_vae("anomaly", shape_sets["test"], family["vae"], "--abnormal-classes", "7", "--out", "g/a.csv", cwd=tmp_path,
             check=True)
     run_vae("fit", shape_sets["train"], "h/m.pth", "--no-plots", *FAMILY_FAST, cwd=tmp_path, check=True)
-    for path in ("a/b/v.csv", "c/r.npz", "d/e/r.npy", "f/s.npy", "f/s.png", "g/a.csv", "g/a.png", "h/m.pth"):
-        assert (tmp_path / path).stat().st_size > 0, path
+    tested, rebuilt = (len(np.load(shape_sets[name])["data"]) for name in ("test", "recon"))
+    assert len(csv_rows(tmp_path / "a/b/v.csv")) == len(csv_rows(tmp_path / "g/a.csv")) == tested
+    assert np.load(tmp_path / "c/r.npz")["data"].shape == (rebuilt, 28, 28)
+    assert np.load(tmp_path / "d/e/r.npy").shape == (tested, 28, 28)
     assert np.load(tmp_path / "f" / "s.npy").shape == (4, 28, 28)  # an .npy --out is an .npy file
+    for picture in ("f/s.png", "g/a.png"):
+        assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
+    assert torch.load(tmp_path / "h/m.pth", weights_only=True)["record"]["train_images"] == len(
+        np.load(shape_sets["train"])["data"])
 
 
 def test_options_that_apply_to_the_network_are_taken(shape_sets, tmp_path):
