@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "reconstruction; neighbours: mean distance to the 5 nearest training images in the "
                               "encoder's first feature map; texture: the same in each conv layer's channel means and "
                               "spreads and each channel's intensity histogram. fit keeps what they need in MODEL.pth: "
-                              "the features of at most 2,000 training images (float16: at most 9 MB with the default "
-                              "conv widths) and the scores of at most 1,000 held-out ones; a model fitted before "
-                              "these scores gives mse and ssim only")
+                              "the features of at most 2,000 training images (float16: 9 MB for digits) and the "
+                              "scores of at most 1,000 others (fit's held-out slice, else a tenth of TRAIN it trained "
+                              "on); a model fitted before these scores gives mse and ssim only")
     limits = anomaly.add_mutually_exclusive_group()
     limits.add_argument("--threshold", type=checked(float, math.isfinite, "a finite number"), metavar="T",
                         help="flag scores above T (default: the one fit stored, the 0.95 quantile of the held-out "

@@ -20,11 +20,13 @@ of another kind only texture does (reconstruction error 0.18: the anomalies are 
 The rule was chosen on our own sets and is the same for every set.
 
 What the scores need is kept in MODEL.pth's record at fit time, bounded in size:
-  - the neighbours' and texture's features of at most BANK training images (float16: 9 MB at most with the
-    default conv widths): a greedy k-centre coreset, as PatchCore keeps one, of a seeded subsample of at most
-    POOL images (fewer for larger images: as many values as POOL digits, 1,276 images at 64×64 RGB);
-  - every score of the held-out images (fit's early-stopping slice, else a seeded tenth of TRAIN, at most HELD,
-    kept out of the coreset), whose ranks put the parts on one scale and set the threshold.
+  - the neighbours' and texture's features of at most BANK training images (float16: 9 MB for digits, 10-12 MB
+    for the largest images at the default conv widths): a greedy k-centre coreset, as PatchCore keeps one, of a
+    seeded subsample of at most POOL images (fewer for larger images: as many values as POOL digits, 1,276 images
+    at 64×64 RGB);
+  - every score of the held-out images: fit's early-stopping slice, else a seeded tenth of TRAIN (at least 10, at
+    most HELD), kept out of the coreset but not out of training (their reconstruction scores are then a little
+    optimistic). Their ranks put the parts on one scale and set the threshold.
 """
 
 from statistics import NormalDist
@@ -66,7 +68,9 @@ def encoded_features(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.T
         for hook in hooks:
             hook.remove()
     maps = [output for output in captured if output.dim() == 4]  # the conv layers' (not the dense layer's)
-    layout = torch.nn.functional.adaptive_avg_pool2d(maps[0], PLACES).flatten(1) if maps else captured[0]
+    # an MLP's first hidden layer (one of a single layer has none: its input)
+    layout = torch.nn.functional.adaptive_avg_pool2d(maps[0], PLACES).flatten(1) if maps else (
+        captured[0] if captured else images.flatten(1))
     statistics = [torch.cat([each.mean((2, 3)), each.std((2, 3))], 1) for each in maps or [images]]
     bins = (images * BINS).long().clamp(max=BINS - 1)  # each channel's intensity histogram: the image's colours
     histogram = torch.stack([(bins == index).float().mean((2, 3)) for index in range(BINS)], 2).flatten(1)
@@ -129,7 +133,9 @@ def normal_scores(held: np.ndarray, values: np.ndarray) -> np.ndarray:
     placed = np.array([standard.inv_cdf((rank + 0.5) / len(ordered)) for rank in range(len(ordered))])
     normal = np.interp(values, ordered, placed)
     beyond = values > ordered[-1]
-    slope = (placed[-1] - placed[0]) / max(float(ordered[-1] - ordered[0]), 1e-12)
+    # by the held-out scores' normal range over their own range; a single one: by its own size
+    spread = float(ordered[-1] - ordered[0]) or abs(float(ordered[-1]))
+    slope = ((placed[-1] - placed[0]) or 1.0) / max(spread, 1e-12)
     normal[beyond] = placed[-1] + (values[beyond] - ordered[-1]) * slope
     return normal
 
@@ -141,7 +147,7 @@ def reference_for(model, train_set: ImageSet, held: np.ndarray | None, seed: int
     generator = np.random.default_rng(seed)
     order = generator.permutation(len(train_set))
     if held is None or len(held) == 0:
-        held = order[:min(HELD, max(1, len(train_set) // 10))]
+        held = order[:min(HELD, max(min(10, len(train_set) - 1), len(train_set) // 10, 1))]
     others = np.setdiff1d(order, held) if len(held) < len(train_set) else order
     pool = np.sort(generator.permutation(others)[:scaled_batch(POOL, train_set.pixels.shape[1])])
     features = measured(model, train_set.subset(pool))

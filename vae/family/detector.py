@@ -14,7 +14,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from vae.core.errors import InputError
 from vae.family.anomaly_scores import measured, scores_from
 from vae.family.config import ANOMALY_SCORES
 from vae.family.estimator import Autoencoder
@@ -52,7 +51,7 @@ class AnomalyDetector(BaseEstimator):
         autoencoder = self.autoencoder_
         reference = autoencoder.record_["anomaly"].get("reference")
         if reference is None:
-            raise InputError("this model was fitted before the anomaly scores' reference was stored; refit it")
+            raise ValueError("this model was fitted before the anomaly scores' reference was stored; refit it")
         return scores_from(measured(autoencoder.model_, autoencoder._checked(X)), reference)[self.score]
 
     def predict(self, X) -> np.ndarray:

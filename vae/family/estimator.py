@@ -12,21 +12,33 @@ is scaled to [0, 1] by its training minimum and range (later values clipped ther
 as a square image padded with zeros, so that a plain feature table fits too (scikit-learn's check_estimator).
 """
 
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from vae.core.data import ImageSet, image_set_from, in_layout
+from vae.core.errors import InputError
 from vae.core.metrics import per_image_scores
 from vae.family.choices import default_model
 from vae.family.config import AutoencoderConfig, FitConfig, refuse_inapplicable
 from vae.family.fitting import fit_set
 from vae.family.inference import decode_draws, encode_set, load_autoencoder, save_autoencoder
 from vae.family.sampling import default_sampler, latent_draws
+
+
+@contextmanager
+def library_errors():
+    """The library's InputError (one line for the command line) as the ValueError Python callers expect."""
+    try:
+        yield
+    except InputError as error:
+        raise ValueError(str(error)) from None
+
 
 NETWORK = ("model", "arch", "latent_dim", "layers", "conv_channels", "conv_hidden")  # AutoencoderConfig's
 TRAINING = tuple(field.name for field in fields(FitConfig))
@@ -52,13 +64,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Train on X (images or vectors); y: the head's classes (with head=True), else ignored."""
+        with library_errors():
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         vectors = np.asarray(X).ndim == 2 if not hasattr(X, "tocsr") else True
         X = validate_data(self, X, reset=True, allow_nd=True, dtype=None if not vectors else "numeric",
                           ensure_min_samples=2, ensure_min_features=1)
         network = {name: getattr(self, name) for name in NETWORK}
         config = AutoencoderConfig(**{**network, "arch": "mlp" if vectors else self.arch,
                                       "conv_channels": tuple(self.conv_channels)})
-        fit_config = FitConfig(**{name: getattr(self, name) for name in TRAINING})
+        # a mixture sampler of at most as many components as samples (the command line refuses more)
+        fit_config = FitConfig(**{name: getattr(self, name) for name in TRAINING if name != "sampler_components"},
+                               sampler_components=min(self.sampler_components, len(X)))
         defaults = {**asdict(AutoencoderConfig()), **asdict(FitConfig())}
         refuse_inapplicable({name: value for name, value in {**network, **asdict(fit_config)}.items()
                              if name in defaults and value != defaults[name] and value not in (None, ())},
@@ -72,12 +90,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if self.head:
             if y is None:
                 raise ValueError("head=True needs y, the class of each sample")
-            y = np.asarray(y)
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
             self.classes_ = np.unique(y)
             # integer classes are kept as a labels array holds them; any others by their index, named
             labels, names = (y, None) if y.dtype.kind in "iu" else (np.searchsorted(self.classes_, y),
                                                                   tuple(map(str, self.classes_)))
         result = fit_set(self._image_set(X, labels, names), config, fit_config, self.head)
+        if result.record is None:
+            raise ValueError("vae.Autoencoder trains in one process; under torchrun use vae.py fit")
         self.model_, self.record_ = result.model, result.record
         if vectors:
             self.record_["vectors"] = {"min": self.feature_min_.tolist(), "range": self.feature_range_.tolist()}
@@ -96,8 +117,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _checked(self, X) -> ImageSet:
         check_is_fitted(self)
-        return self._image_set(validate_data(self, X, reset=False, allow_nd=True,
-                                             dtype="numeric" if self.vectors_ else None))
+        with library_errors():
+            return self._image_set(validate_data(self, X, reset=False, allow_nd=True,
+                                                 dtype="numeric" if self.vectors_ else None))
 
     def transform(self, X):
         """(N, latent_dim) latent means of X."""
