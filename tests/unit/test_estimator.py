@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -77,6 +78,9 @@ def test_a_grid_search_holds_it_and_scores_by_ssim():
      None, []),
     (lambda: Autoencoder(**FAST).fit(np.full((40, 5), np.nan)), ValueError, ["NaN"]),
     (lambda: AnomalyDetector(contamination=0.7).fit(shapes(40)[0]), ValueError, ["(0, 0.5]"]),
+    (lambda: Autoencoder(latent_dim=0).fit(shapes(40)[0]), ValueError, ["--latent-dim 0", "> 0"]),
+    (lambda: Autoencoder(anomaly_quantile=1.5).fit(shapes(40)[0]), ValueError, ["--anomaly-quantile", "(0, 1)"]),
+    (lambda: Autoencoder(**FAST).transform(shapes(4)[0]), NotFittedError, ["not fitted"]),
 ])
 def test_bad_input_is_a_clear_error(build, error, words):
     if error is None:  # not bad at all: a case that once failed

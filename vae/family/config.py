@@ -41,6 +41,19 @@ def only_applicable(settings, chosen: dict):
                                 if not applies(field.name, chosen)})
 
 
+def check_ranges(settings, ranges: dict) -> None:
+    """InputError naming the option of the first setting outside its range: {setting: (accept(value), "> 0")};
+    a setting left at None (chosen at fit time) is not checked."""
+    for name, (accept, wording) in ranges.items():
+        value = getattr(settings, name)
+        values = value if isinstance(value, tuple) else () if value is None else (value,)
+        if not all(accept(item) for item in values):
+            raise InputError(f"--{name.replace('_', '-')} {shown(value)}: must be {wording}")
+
+
+POSITIVE, NOT_NEGATIVE = (lambda value: value > 0, "> 0"), (lambda value: value >= 0, ">= 0")
+
+
 def refuse_inapplicable(options: dict, chosen: dict) -> None:
     """An option given for a network it does not apply to (--beta for an AE...) is refused, not ignored."""
     for setting, value in options.items():
@@ -69,6 +82,10 @@ class AutoencoderConfig:
     head_classes: tuple[int, ...] = ()  # the classifier head's labels, in its output order; () for none
     class_names: tuple[str, ...] = ()  # a folder's class names, which the labels index; () for numbered labels
     head_hidden: int = 64
+
+    def __post_init__(self):
+        check_ranges(self, {"latent_dim": POSITIVE, "layers": POSITIVE, "conv_channels": POSITIVE,
+                            "conv_hidden": POSITIVE})
 
 
 # What a file written before a field existed means by its absence (vae.core.checkpoint.config_from_dict).
@@ -106,6 +123,12 @@ class FitConfig:
     precision: str = "fp32"
 
     def __post_init__(self):
+        check_ranges(self, {"epochs": POSITIVE, "steps": POSITIVE, "batch_size": POSITIVE, "lr": POSITIVE,
+                            "sampler_components": POSITIVE, "beta": NOT_NEGATIVE, "sparsity": NOT_NEGATIVE,
+                            "noise": NOT_NEGATIVE, "head_weight": NOT_NEGATIVE, "head_shift": NOT_NEGATIVE,
+                            "ssim_weight": NOT_NEGATIVE, "seed": NOT_NEGATIVE,
+                            "anomaly_quantile": (lambda value: 0 < value < 1, "in (0, 1)"),
+                            "sparsity_target": (lambda value: 0 < value < 1, "in (0, 1)")})
         if self.epochs is not None and self.steps is not None:
             raise InputError(f"--epochs {self.epochs} and --steps {self.steps}: give one (epochs train on all of "
                              "TRAIN; a budget of steps may stop early on a held-out slice)")

@@ -123,7 +123,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """(N, latent_dim) latent means of X."""
-        latent = encode_set(self.model_, self._checked(X))
+        image_set = self._checked(X)
+        latent = encode_set(self.model_, image_set)
         return latent.astype(np.float64 if getattr(X, "dtype", None) == np.float64 else np.float32)
 
     def inverse_transform(self, Z):
@@ -144,8 +145,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     @available_if(lambda self: self.head)
     def predict(self, X):
         """The head's class of each sample (the classes y named)."""
+        image_set = self._checked(X)
         with torch.no_grad():
-            latent = torch.from_numpy(encode_set(self.model_, self._checked(X)))
+            latent = torch.from_numpy(encode_set(self.model_, image_set))
             return self.classes_[self.model_.classify(latent).argmax(1).numpy()]
 
     def sample(self, n_samples: int = 1, sampler: str | None = None, random_state: int = 0):
