@@ -19,3 +19,7 @@ def __getattr__(name: str):
 
         return AnomalyDetector
     raise AttributeError(f"module 'vae' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -63,6 +63,17 @@ def test_transform_decode_sample_and_score_keep_the_inputs_layout():
     assert 0 < model.score(rgb) <= 1 and not hasattr(model, "predict")  # no head: no predict
 
 
+def test_its_defaults_are_the_command_lines():
+    from dataclasses import asdict
+
+    from vae.family.config import AutoencoderConfig, FitConfig
+
+    defaults = {**asdict(AutoencoderConfig()), **asdict(FitConfig())}
+    assert {name: value for name, value in Autoencoder().get_params().items() if name in defaults} == {
+        name: defaults[name] for name in Autoencoder().get_params() if name in defaults}
+    assert "Autoencoder" in dir(__import__("vae"))
+
+
 def test_a_grid_search_holds_it_and_scores_by_ssim():
     vectors = np.random.default_rng(0).normal(size=(60, 12))
     search = GridSearchCV(Autoencoder(model="ae", epochs=2), {"latent_dim": [2, 6]}, cv=2).fit(vectors)
