@@ -1,5 +1,8 @@
 """vae.py anomaly: scores, the stored threshold, the CSV, the figure and the detection scores, on synthetic shapes."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +11,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 from vae.family.anomaly import HEADER
 from vae.family.config import ANOMALY_SCORES
 
-from helpers import FAMILY_FAST, SHAPE_LABELS, csv_rows, printed_scores, run_vae, shapes, write_npz
+from helpers import FAMILY_FAST, SHAPE_LABELS, VAE, csv_rows, printed_scores, run_vae, shapes, write_npz
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +120,13 @@ def test_class_numbers_are_matched_as_numbers():
     labels = np.array(["1", "4", "8", "4"])
     assert truth_from_labels(labels, "x.npz", abnormal=("04",)).tolist() == [0, 1, 0, 1]
     assert truth_from_labels(labels, "x.npz", normal=("1", "08")).tolist() == [0, 1, 0, 1]
+
+
+def test_output_cut_short_by_its_reader_stops_quietly(bars_only):
+    folder, _ = bars_only
+    reader = subprocess.Popen([sys.executable, VAE, "anomaly", "test01.npz", "ae.pth", "--out", "cut.csv"],
+                              cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # as `| head -0` would: every line printed meets a closed pipe
+    errors = reader.stderr.read().decode()
+    assert reader.wait() == 1 and "Traceback" not in errors, errors
+    assert len(read_csv(folder / "cut.csv")[0]) == 120  # the CSV was written before the printing

@@ -4,6 +4,7 @@
     exit 2, a missing package one line naming it, Ctrl-C exit 130, success 0.
 """
 
+import os
 import sys
 
 from vae.cli import assignment, family, missing_package
@@ -55,6 +56,9 @@ def run(command: str, call, interrupted: str | None = None) -> int:
         return 2
     except ModuleNotFoundError as error:  # torch, imported by the handler that needs it
         return missing_package(error)
+    except BrokenPipeError:  # the reader of the output went away (vae.py ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush fails no more
+        return 1
     except KeyboardInterrupt:
         print(f"vae.py: interrupted; {command} stopped and {interrupted or 'wrote nothing new'}", file=sys.stderr)
         return 130
