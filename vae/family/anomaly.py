@@ -14,19 +14,11 @@ import numpy as np
 from vae.core.errors import InputError
 from vae.core.io import atomic_write, check_writable, write_table
 from vae.core.report import Outputs
-from vae.family.anomaly_scores import RECONSTRUCTION, measured, reference_for, scores_from
+from vae.family.anomaly_scores import RECONSTRUCTION, check_contamination, measured, scores_from
 from vae.family.inference import load_autoencoder, load_images_for
 
 ANOMALIES_FILE = "anomalies.csv"
 HEADER = "Anomaly_Score,Predicted_Anomaly"
-
-
-def anomaly_record(model, train_set, held: np.ndarray | None, quantile: float, seed: int) -> dict:
-    """What ``fit`` stores for ``anomaly``: the scores' reference and each score's threshold, the ``quantile`` of
-    the held-out normal images' scores."""
-    reference = reference_for(model, train_set, held, seed)
-    thresholds = {name: float(np.quantile(values.numpy(), quantile)) for name, values in reference["held_out"].items()}
-    return {"thresholds": thresholds, "quantile": quantile, "reference": reference}
 
 
 def stored_reference(record: dict, score: str, model_path: str) -> dict | None:
@@ -84,8 +76,8 @@ def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: fl
     picture = os.path.splitext(out_path)[0] + ".png"
     check_writable(out_path, (".csv",))  # so the histogram beside it (.png) is never the same file
     check_writable(picture)
-    if contamination is not None and not 0 < contamination <= 0.5:
-        raise InputError(f"--contamination: {contamination:g} is outside (0, 0.5] (the expected share of anomalies)")
+    if contamination is not None:
+        check_contamination(contamination)
     model, record = load_autoencoder(model_path)
     reference = stored_reference(record, score, model_path)
     threshold, rule = chosen_threshold(record, reference, score, threshold, contamination, model_path)

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from vae.core.data import ImageSet, scaled_batch
+from vae.core.errors import InputError
 from vae.core.metrics import per_image_scores
 from vae.family.inference import batch_size, decoded
 
@@ -155,3 +156,17 @@ def reference_for(model, train_set: ImageSet, held: np.ndarray | None, seed: int
     held_out = scores_from(measured(model, train_set.subset(held)), {"banks": banks})
     return {"banks": {name: torch.from_numpy(bank.astype(np.float16)) for name, bank in banks.items()},
             "held_out": {name: torch.from_numpy(values.astype(np.float32)) for name, values in held_out.items()}}
+
+
+def anomaly_record(model, train_set, held: np.ndarray | None, quantile: float, seed: int) -> dict:
+    """What ``fit`` stores for ``anomaly``: the scores' reference and each score's threshold, the ``quantile`` of
+    the held-out normal images' scores."""
+    reference = reference_for(model, train_set, held, seed)
+    thresholds = {name: float(np.quantile(values.numpy(), quantile)) for name, values in reference["held_out"].items()}
+    return {"thresholds": thresholds, "quantile": quantile, "reference": reference}
+
+
+def check_contamination(contamination: float) -> None:
+    """InputError unless ``contamination``, the expected share of anomalies (PyOD's name), lies in (0, 0.5]."""
+    if not 0 < contamination <= 0.5:
+        raise InputError(f"--contamination: {contamination:g} is outside (0, 0.5] (the expected share of anomalies)")

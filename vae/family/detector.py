@@ -14,9 +14,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from vae.family.anomaly_scores import measured, scores_from
+from vae.family.anomaly_scores import check_contamination, measured, scores_from
 from vae.family.config import ANOMALY_SCORES
-from vae.family.estimator import Autoencoder
+from vae.family.estimator import Autoencoder, library_errors
 
 
 class AnomalyDetector(BaseEstimator):
@@ -33,8 +33,8 @@ class AnomalyDetector(BaseEstimator):
         """Fit on normal samples X (images or vectors, as Autoencoder takes them); y is ignored."""
         if self.score not in ANOMALY_SCORES:
             raise ValueError(f"score {self.score!r}: one of {', '.join(ANOMALY_SCORES)}")
-        if not 0 < self.contamination <= 0.5:
-            raise ValueError(f"contamination {self.contamination!r}: the expected share of anomalies, in (0, 0.5]")
+        with library_errors():
+            check_contamination(self.contamination)
         self.autoencoder_ = Autoencoder(model=self.model, arch=self.arch, latent_dim=self.latent_dim,
                                         epochs=self.epochs, steps=self.steps, batch_size=self.batch_size,
                                         anomaly_quantile=1 - self.contamination, seed=self.seed,

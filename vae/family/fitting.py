@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from vae.core.data import ImageSet, release_pages, scaled_batch, to_unit_float
 from vae.core.report import counted, is_writer
-from vae.family.anomaly import anomaly_record
+from vae.family.anomaly_scores import anomaly_record
 from vae.family.choices import TrainingPlan, choose_network, training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.inference import encode_set
