@@ -23,11 +23,18 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 
 from vae.core.data import ImageSet, image_set_from, in_layout
 from vae.core.errors import InputError
-from vae.core.metrics import per_image_scores
+from vae.core.metrics import image_quality
 from vae.family.choices import default_model
 from vae.family.config import AutoencoderConfig, FitConfig, refuse_inapplicable
 from vae.family.fitting import fit_set
-from vae.family.inference import decode_draws, encode_set, load_autoencoder, save_autoencoder
+from vae.family.inference import (
+    decode_draws,
+    decoded_batches,
+    decoded_pairs,
+    encode_set,
+    load_autoencoder,
+    save_autoencoder,
+)
 from vae.family.sampling import default_sampler, latent_draws
 
 
@@ -161,9 +168,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def score(self, X, y=None) -> float:
         """Mean SSIM of X's reconstructions (higher is better)."""
         image_set = self._checked(X)
-        images = image_set.images().reshape(-1, *image_set.tensor_shape())
-        decoded = decode_draws(self.model_, encode_set(self.model_, image_set)).reshape(images.shape)
-        return float(per_image_scores([(images, decoded)], image_set.channels)[1].mean())
+        pairs = decoded_pairs(image_set, decoded_batches(self.model_, image_set))  # a pass's worth at a time
+        return image_quality(pairs, image_set.channels)["ssim"]
 
     def save(self, path: str) -> None:
         """Write MODEL.pth: the file vae.py fit writes and its other commands read."""
