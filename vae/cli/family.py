@@ -9,7 +9,7 @@ from vae.cli.options import FIT_OPTIONS, add_options, given, settings_by_flag
 from vae.core.data import Reading
 from vae.core.errors import InputError
 from vae.core.report import Outputs
-from vae.family.choices import default_model, implied_model
+from vae.family.choices import chosen_network, implied_model
 from vae.family.config import (
     ANOMALY_SCORES,
     REFERENCE_EPOCHS,
@@ -234,8 +234,7 @@ def fit(args, outputs: Outputs) -> None:
     from vae.family import commands
 
     config = network_settings(args)
-    refuse_inapplicable(given(args, FIT_OPTIONS), {"model": config.model or default_model(args.head),
-                                                   "arch": config.arch, "head": args.head})
+    refuse_inapplicable(given(args, FIT_OPTIONS), chosen_network(config, args.head))
     commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs,
                  settings(Reading, args, colour_to_grey=True))
 

@@ -97,6 +97,11 @@ def default_model(head: bool) -> str:
     return "ae" if head else "vae"
 
 
+def chosen_network(config: AutoencoderConfig, head: bool) -> dict:
+    """The choices an option may depend on (vae.family.config.APPLIES_TO), the model as fit will choose it."""
+    return {"model": config.model or default_model(head), "arch": config.arch, "head": head}
+
+
 def choose_network(config: AutoencoderConfig, side: int, channels: int,
                    head: bool = False) -> tuple[AutoencoderConfig, list[str]]:
     """``config`` with what was not given chosen for S×S images of C channels (and a head or not), and a line for

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 from vae.core.data import ImageSet, image_set_from, in_layout
 from vae.core.errors import InputError
 from vae.core.metrics import image_quality
-from vae.family.choices import default_model
+from vae.family.choices import chosen_network
 from vae.family.config import AutoencoderConfig, FitConfig, refuse_inapplicable
 from vae.family.fitting import fit_set
 from vae.family.inference import (
@@ -87,8 +87,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         defaults = {**asdict(AutoencoderConfig()), **asdict(FitConfig())}
         refuse_inapplicable({name: value for name, value in {**network, **asdict(fit_config)}.items()
                              if name in defaults and value != defaults[name] and value not in (None, ())},
-                            {"model": config.model or default_model(self.head), "arch": config.arch,
-                             "head": self.head})
+                            chosen_network(config, self.head))
         self.vectors_ = vectors
         if vectors:
             self.feature_min_ = X.min(0).astype(np.float64)

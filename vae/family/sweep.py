@@ -38,7 +38,7 @@ from vae.core.io import atomic_write
 from vae.core.metrics import classification_scores, per_image_scores
 from vae.core.report import Outputs
 from vae.core.sample_quality import NEAREST
-from vae.family.choices import default_model
+from vae.family.choices import chosen_network
 from vae.family.config import REFERENCE_EPOCHS, AutoencoderConfig, FitConfig, applies, only_applicable
 from vae.family.fitting import fit_autoencoder, shaped_for
 from vae.family.inference import decode_draws, encode_set, passes
@@ -68,8 +68,7 @@ def cell_configs(cell: dict, config: AutoencoderConfig, fit: FitConfig) -> tuple
     --sparsity has a sparse code, as fit gives it."""
     network_fields = {field.name for field in fields(AutoencoderConfig)}
     network = replace(config, **{name: value for name, value in cell.items() if name in network_fields})
-    head = bool(config.head_classes)
-    chosen = {"model": network.model or default_model(head), "arch": network.arch, "head": head}
+    chosen = chosen_network(network, head=bool(config.head_classes))
     network = only_applicable(network, chosen)
     training = only_applicable(replace(fit, **{name: value for name, value in cell.items()
                                                if name not in network_fields}), chosen)
