@@ -1,6 +1,7 @@
 """Building image sets (torch-free): MNIST and Fashion-MNIST from their idx files, HAM10000 from its JPEGs or
-its 28×28 RGB CSV, a small offline demo set, patches of real photographs (offline), experiment splits, and
-folders of image files written, arranged and packed. ``python -m vae.datasets`` (``__main__.py``):
+its 28×28 RGB CSV, a small offline demo set, patches of real photographs (offline), a dSprites-like set of
+shapes drawn with its factors (offline), experiment splits, and folders of image files written, arranged and
+packed. ``python -m vae.datasets`` (``__main__.py``):
 
     python -m vae.datasets mnist  --out data/     download MNIST (checksums, a second mirror), write
                                                   mnist_1_4_8_{train,val,test,recon}.npz
@@ -20,6 +21,13 @@ folders of image files written, arranged and packed. ``python -m vae.datasets`` 
                                                   patches of the photographs scikit-image and scikit-learn
                                                   ship, as DIR/train/ and DIR/test/ class folders (SET:
                                                   grey-classes, colour-classes, grey-anomaly, colour-anomaly)
+    python -m vae.datasets shapes --out DIR [--scales N] [--orientations N] [--positions N] [--image-size S]
+                                                  square, ellipse and heart in every scale, orientation and
+                                                  x, y position once (dSprites' 6, 40, 32×32 at 64×64 by
+                                                  default: 737,280 images, half a minute, 3.2 GB of memory),
+                                                  as DIR/shapes.npz:
+                                                  data N×S×S uint8 0/255, factors N×5 (each value's index),
+                                                  factor_names
     python -m vae.datasets split SOURCE.npz --out DIR
                                                   the fixed train/val/selection/test split of a
                                                   labelled file, for experiments and quality tests

@@ -10,14 +10,29 @@ from vae.datasets.folders import arrange_ham10000, pack_folder, write_image_fold
 from vae.datasets.photos import SETS as PHOTO_SETS
 from vae.datasets.photos import build_photo_set
 from vae.datasets.public import build_fashion_mnist, build_ham10000, build_mnist
+from vae.datasets.shapes import build_shapes
 from vae.datasets.splits import combine_files, digits_sets, experiment_split, labelled_images, write_sets
 
-WHATS = ("mnist", "fashion-mnist", "ham10000", "digits", "photos", "split", "combine", "pack", "images")
+WHATS = ("mnist", "fashion-mnist", "ham10000", "digits", "photos", "split", "combine", "pack", "images", "shapes")
+
+
+def count(minimum: int):
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        return value
+
+    parse.__name__ = "int"  # argparse's message for a non-integer: "invalid int value"
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
+    # exit_on_error=False: a bad option value is one line (main), as the builders' own errors
     form = argparse.ArgumentParser(prog="python -m vae.datasets", description=vae.datasets.__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, exit_on_error=False)
     form.add_argument("what", choices=WHATS)
     form.add_argument("sources", nargs="*", metavar="SOURCE",
                       help="split, images: the labelled .npz; combine: the .npz files; pack: the folder of images; "
@@ -30,11 +45,17 @@ def parser() -> argparse.ArgumentParser:
                       help="combine: test images drawn from the last file (default %(default)s)")
     form.add_argument("--image-size", type=int, metavar="S",
                       help="ham10000, images, pack, photos: resize every image to S×S (pack: default the side most "
-                           "images have; photos: default 64)")
+                           "images have; photos: default 64); shapes: draw them S×S (default 64, as dSprites)")
     form.add_argument("--channels", type=int, choices=(1, 3), help="pack: 1 (grey) or 3 (RGB) (default: the "
                                                                    "images' own; a grey and colour mix needs it)")
     form.add_argument("--tint", action="store_true", help="images: RGB, each image's ink in a colour of its own")
     form.add_argument("--skip-unreadable", action="store_true", help="pack: leave out files that cannot be decoded")
+    form.add_argument("--scales", type=count(1), default=6, metavar="N",
+                      help="shapes: sizes, 0.5 to 1 of the largest (default %(default)s, as dSprites)")
+    form.add_argument("--orientations", type=count(1), default=40, metavar="N",
+                      help="shapes: angles, evenly over a turn (default %(default)s, as dSprites)")
+    form.add_argument("--positions", type=count(2), default=32, metavar="N",
+                      help="shapes: places across, and as many down (default %(default)s, as dSprites)")
     return form
 
 
@@ -57,6 +78,9 @@ def build(args, form) -> list[str]:
     if args.what == "photos":
         check_side(args.image_size)
         return [build_photo_set(args.sources[0], args.out, args.image_size or 64)]
+    if args.what == "shapes":
+        check_side(args.image_size)
+        return [build_shapes(args.out, args.scales, args.orientations, args.positions, args.image_size or 64)]
     if args.what == "split":
         return write_sets(experiment_split(*labelled_images(args.sources[0])), args.out)
     if args.what == "images":
@@ -72,7 +96,11 @@ def build(args, form) -> list[str]:
 
 def main(argv=None) -> int:
     form = parser()
-    args = form.parse_args(argv)
+    try:
+        args = form.parse_args(argv)
+    except argparse.ArgumentError as error:
+        print(f"python -m vae.datasets: error: {error}", file=sys.stderr)
+        return 2
     try:
         paths = build(args, form)
     except InputError as error:
