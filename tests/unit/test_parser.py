@@ -19,7 +19,8 @@ def test_every_form_names_a_command_of_the_table():
              ["evaluate", "t.npz"], ["plot", "t.npz", "v.npz", "vae.pth", "g.pkl"], ["fit", "t.npz", "m.pth"],
              ["reconstruct", "d.npz", "m.pth"], ["denoise", "d.npz", "m.pth"], ["generate", "m.pth", "3"],
              ["classify", "d.npz", "m.pth"], ["anomaly", "d.npz", "m.pth"], ["sweep", "t.npz", "--grid", "beta=1"],
-             ["reference", "t.npz", "r.pth"]]
+             ["reference", "t.npz", "r.pth"], ["likelihood", "m.pth", "d.npz"],
+             ["disentanglement", "m.pth", "s.npz"]]
     assert sorted(parse(form).command for form in forms) == sorted(COMMANDS)
 
 

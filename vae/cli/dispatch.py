@@ -1,14 +1,16 @@
 """One table from command to handler, and the one error boundary.
 
     dispatch(argv) -> parse -> COMMANDS[command](args, outputs) inside run(): bad input is one line on stderr and
-    exit 2, a missing package one line naming it, Ctrl-C exit 130, success 0.
+    exit 2, a fit that failed on good input (FitFailed) one line and exit 1, a missing package one line naming it,
+    Ctrl-C exit 130, success 0.
 """
 
 import os
 import sys
 
 from vae.cli import assignment, family, missing_package
-from vae.core.errors import InputError
+from vae.cli import family_handlers as handlers
+from vae.core.errors import FitFailed, InputError
 from vae.core.report import Outputs, world_size
 
 COMMANDS = {  # command: its handler (parsed arguments, Outputs) -> None
@@ -17,14 +19,16 @@ COMMANDS = {  # command: its handler (parsed arguments, Outputs) -> None
     "test_classifier": assignment.test_classifier,
     "evaluate": assignment.evaluate,
     "plot": assignment.plot,
-    "fit": family.fit,
-    "reconstruct": family.reconstruct,
-    "denoise": family.denoise,
-    "generate": family.generate,
-    "reference": family.reference,
-    "classify": family.classify,
-    "anomaly": family.anomaly,
-    "sweep": family.sweep,
+    "fit": handlers.fit,
+    "reconstruct": handlers.reconstruct,
+    "denoise": handlers.denoise,
+    "generate": handlers.generate,
+    "reference": handlers.reference,
+    "classify": handlers.classify,
+    "anomaly": handlers.anomaly,
+    "sweep": handlers.sweep,
+    "likelihood": handlers.likelihood,
+    "disentanglement": handlers.disentanglement,
 }
 TRAINING_COMMANDS = ("train", "fit")  # the commands that may run on several processes under torchrun
 INTERRUPTED = {"sweep": "finished folds are kept in --out; run the same command again to go on"}
@@ -54,6 +58,9 @@ def run(command: str, call, interrupted: str | None = None) -> int:
     except InputError as error:
         print(f"vae.py: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+    except FitFailed as error:
+        print(f"vae.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as error:  # torch, imported by the handler that needs it
         return missing_package(error)
     except BrokenPipeError:  # the reader of the output went away (vae.py ... | head): stop quietly

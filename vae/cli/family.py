@@ -1,23 +1,13 @@
-"""The family's subcommands (``vae.py fit TRAIN.npz MODEL.pth`` ...): their parser, and their handlers, which turn
-parsed arguments into one call of vae.family."""
+"""The family's subcommands (``vae.py fit TRAIN.npz MODEL.pth`` ...): their parser (their handlers, which turn
+parsed arguments into one call of vae.family: vae/cli/family_handlers.py)."""
 
 import argparse
 import math
 
-from vae.cli.arguments import checked, class_list, non_negative, positive, settings
-from vae.cli.options import FIT_OPTIONS, add_options, given, settings_by_flag
-from vae.core.data import Reading
+from vae.cli.arguments import checked, class_list, non_negative, positive
+from vae.cli.options import FIT_OPTIONS, add_options, settings_by_flag
 from vae.core.errors import InputError
-from vae.core.report import Outputs
-from vae.family.choices import chosen_network, implied_model
-from vae.family.config import (
-    ANOMALY_SCORES,
-    REFERENCE_EPOCHS,
-    SAMPLERS,
-    AutoencoderConfig,
-    FitConfig,
-    refuse_inapplicable,
-)
+from vae.family.config import ANOMALY_SCORES, REFERENCE_EPOCHS, SAMPLERS
 
 FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy files or a folder of images
     "fit": "python vae.py fit TRAIN MODEL.pth [--model vae|ae] [--arch mlp|conv] [--latent-dim D] [--beta B]\n"
@@ -30,7 +20,10 @@ FORMS = {  # each family command's usage line(s); TRAIN, DATA ...: an .npz, .npy
     "reference": "python vae.py reference TRAIN REF.pth [--epochs E] [--seed S]",
     "classify": "python vae.py classify DATA MODEL.pth [--out predictions.csv]",
     "sweep": "python vae.py sweep TRAIN --grid \"model=ae,vae beta=1,5,10,20 latent-dim=2,10\" [--folds 5]\n"
-             "                [--jobs N] [--out sweep/] [any fit option, applied to every cell]",
+             "                [--jobs N | --cluster tcp://HOST:8786] [--out sweep/]\n"
+             "                [any fit option, applied to every cell]",
+    "likelihood": "python vae.py likelihood MODEL.pth DATA [--samples K] [--out nll.json] [--seed S]",
+    "disentanglement": "python vae.py disentanglement MODEL.pth SET.npz [--out scores.json] [--seed S]",
     "anomaly": "python vae.py anomaly DATA MODEL.pth [--out anomalies.csv] [--score S]\n"
                "                [--threshold T | --contamination C]\n"
                "                [--abnormal-classes 0,2,3 | --normal-classes 1,4,8]",
@@ -50,6 +43,8 @@ The autoencoder family (a model file of its own, MODEL.pth), on grey or RGB imag
   classify     writes the head's class per image (header Predicted_Label); prints scores when DATA has labels
   anomaly      flags images the model reconstructs badly (header Anomaly_Score,Predicted_Anomaly)
   sweep        fits every cell of a grid of settings on k folds of TRAIN; one results table
+  likelihood   a VAE's negative ELBO and IWAE bound on DATA, in nats per image (dynamically binarised)
+  disentanglement  MIG, DCI and SAP of the latent means against SET's known factors; latent traversals
 'vae.py COMMAND --help' lists a command's options."""
 
 
@@ -72,6 +67,16 @@ SUBCOMMANDS = {
     "sweep": ("cross-validated grid of fits", "Fit every cell of a grid of fit options on each fold of TRAIN (k-fold "
               "cross-validation) and score it on the held-out fold; writes results.csv, summary.md and figures into "
               "--out.", (("train", "TRAIN"),)),
+    "likelihood": ("a VAE's likelihood bounds", "The negative ELBO and the importance-weighted bound (IWAE, Burda "
+                   "et al. 2016) of MODEL.pth on DATA, in nats per image, each pixel binarised with its intensity "
+                   "(a fixed seed): discrete likelihoods comparable with the literature's (MNIST, one stochastic "
+                   "layer: VAE ≈ 86.8, IWAE ≈ 84.8). Writes them as JSON.",
+                   (("model_path", "MODEL.pth"), ("data", "DATA"))),
+    "disentanglement": ("disentanglement scores", "How well MODEL.pth's latent means separate the known factors of "
+                        "SET.npz (keys data, factors: N×K integers, factor_names optional): MIG (Chen et al. 2018), "
+                        "DCI (Eastwood & Williams 2018), SAP (Kumar et al. 2018). Writes them as JSON and the latent "
+                        "traversals beside it (scores.json -> scores.png). python -m vae.datasets shapes makes such a "
+                        "set.", (("model_path", "MODEL.pth"), ("data", "SET.npz"))),
     "generate": ("sample new images", "Decode N draws of a VAE's prior or of the mixture of its training images' "
                  "latents; writes them and a PNG grid beside them; --against REAL scores them against real images.",
                  (("model_path", "MODEL.pth"), ("count", "N", int))),
@@ -84,7 +89,8 @@ IMAGES_HELP = ".npz or .npy arrays, a packed folder, or a folder of image files 
 POSITIONAL_HELP = {"TRAIN": f"training images: {IMAGES_HELP}", "DATA": f"images: {IMAGES_HELP}",
                    "NOISY": f"noisy images: {IMAGES_HELP}", "N": "how many samples",
                    "MODEL.pth": "the model file (fit writes it, the other commands read it)",
-                   "REF.pth": "the reference network's file, written (vae.py generate --reference reads it)"}
+                   "REF.pth": "the reference network's file, written (vae.py generate --reference reads it)",
+                   "SET.npz": "images with their factors: keys data, factors (N×K integers), factor_names"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "and their values, e.g. \"model=ae,vae beta=1,5 latent-dim=2,10\"")
     sweep.add_argument("--folds", type=checked(int, lambda v: v >= 2, ">= 2"), default=5, help="(default %(default)s)")
     sweep.add_argument("--jobs", type=positive(int), help="fits at a time, each on one core (default: the cores)")
+    sweep.add_argument("--cluster", metavar="tcp://HOST:8786", help="run the fits on the workers of this Dask "
+                       "scheduler (dask scheduler; dask worker tcp://HOST:8786 --nthreads 1 on each machine, the same "
+                       "vae installed); this machine writes --out")
+    sweep.add_argument("--fit-threads", type=positive(int), default=1,
+                       help="torch threads of each fit (default %(default)s: one fit per core)")
     sweep.add_argument("--out", metavar="DIR", default="sweep",
                        help="(default %(default)s/; finished folds there are not redone)")
     sweep.add_argument("--reference", metavar="REF.pth", help="the network whose features samples are judged in "
@@ -150,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--reference", metavar="REF.pth", help="with --against: the network (vae.py reference) "
                           "whose features the samples and REAL are compared in")
     _output_options(generate, default="samples.npz", folders=True)
+
+    likelihood = form["likelihood"]
+    likelihood.add_argument("--samples", type=int, default=100, metavar="K",  # its range: one line (likelihood.py)
+                            help="importance samples per image, 1 to 100,000 (default %(default)s; 1: the two bounds "
+                                 "agree; the literature's IWAE numbers use 5,000)")
+    for name, out in (("likelihood", "nll.json"), ("disentanglement", "scores.json")):
+        form[name].add_argument("--seed", type=non_negative(int), default=0, help="(default %(default)s)")
+        _output_options(form[name], default=out)
 
     reference = form["reference"]
     reference.add_argument("--epochs", type=positive(int), default=REFERENCE_EPOCHS, help="(default %(default)s)")
@@ -224,71 +243,3 @@ def _output_options(form, default: str | None = None, plots: bool = False, folde
 
 def parse(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
-
-
-# The handlers: (parsed arguments, Outputs) -> one call of vae.family. The family's modules import torch
-# (about 1.5 s): imported in the handlers, so that `vae.py fit --help` and the assignment's commands start at once.
-
-
-def fit(args, outputs: Outputs) -> None:
-    from vae.family import commands
-
-    config = network_settings(args)
-    refuse_inapplicable(given(args, FIT_OPTIONS), chosen_network(config, args.head))
-    commands.fit(args.train, args.model_path, config, settings(FitConfig, args), args.head, outputs,
-                 settings(Reading, args, colour_to_grey=True))
-
-
-def network_settings(args, knobs: dict | None = None) -> AutoencoderConfig:
-    """fit's and sweep's network options; without --model, the model the other options (and a sweep's knobs)
-    imply, else None: fit chooses it (vae/family/choices.py)."""
-    return settings(AutoencoderConfig, args, model=args.model or implied_model({**given(args, FIT_OPTIONS),
-                                                                                **(knobs or {})}))
-
-
-def sweep(args, outputs: Outputs) -> None:
-    from vae.family.sweep import sweep as run_sweep
-
-    reading = settings(Reading, args, colour_to_grey=True)
-    grid = parse_grid(args.grid)
-    run_sweep(args.train, grid, network_settings(args, grid), settings(FitConfig, args),
-              args.head, args.folds, args.jobs, args.out, outputs, reading, args.reference)
-
-
-def reconstruct(args, outputs: Outputs) -> None:
-    from vae.family import commands
-
-    commands.reconstruct(args.data, args.model_path, args.out, outputs, args.skip_unreadable)
-
-
-def denoise(args, outputs: Outputs) -> None:
-    from vae.family import commands
-
-    commands.denoise(args.data, args.model_path, args.out, args.truth, outputs, args.skip_unreadable)
-
-
-def anomaly(args, outputs: Outputs) -> None:
-    from vae.family.anomaly import anomaly as detect
-
-    detect(args.data, args.model_path, args.out, args.threshold, args.score, args.abnormal_classes,
-           args.normal_classes, outputs, args.skip_unreadable, args.contamination)
-
-
-def generate(args, outputs: Outputs) -> None:
-    from vae.family import commands
-
-    commands.generate(args.model_path, args.count, args.out, args.seed, outputs, args.sampler, args.against,
-                      args.reference)
-
-
-def reference(args, outputs: Outputs) -> None:
-    from vae.family import commands
-
-    commands.reference(args.train, args.model_path, args.epochs, args.seed, args.device, outputs,
-                       settings(Reading, args, colour_to_grey=True))
-
-
-def classify(args, outputs: Outputs) -> None:
-    from vae.family import commands
-
-    commands.classify(args.data, args.model_path, args.out, outputs, args.skip_unreadable)

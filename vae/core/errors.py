@@ -1,10 +1,15 @@
-"""The one exception type that the command line turns into a one-line message and exit code 2."""
+"""The exceptions the command line turns into one line: InputError (exit 2) and FitFailed (exit 1)."""
 
 from typing import BinaryIO
 
 
 class InputError(Exception):
     """A user's file or argument cannot be used; the message names the file and the problem."""
+
+
+class FitFailed(Exception):
+    """A fit failed on input the checks accepted (a torch error, a worker that kept dying): the command line prints
+    this one line, which names the fit, and exits 1."""
 
 
 def open_for_reading(path: str, what: str) -> BinaryIO:
