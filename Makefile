@@ -63,7 +63,8 @@ $(VENV)/.installed-bench: $(VENV)/.installed bench/requirements.txt
 	touch $@
 
 # The assignment's table (about 10 minutes), the family's (each fit once: about 15 minutes),
-# anomaly detection against PyOD (about 6 minutes), sweeps with 1 and 2 jobs (about 5 minutes),
+# anomaly detection against PyOD (about 6 minutes), sweeps with 1 and 2 jobs and on a 2-worker Dask cluster
+# (about 6 minutes),
 # fit on 1 and 2 torchrun processes (under a minute), the two reconstruction searches (about 3 minutes)
 # peak memory reading .npz against memory-mapped .npy, up to 1 M images (about 5 minutes), folders of PNG
 # files, generation, and real photographs at 64 and 128 px against plain baselines (about an hour).

@@ -57,8 +57,12 @@ def median_time(function, repeats: int) -> float:
 
 
 def vae_command(*args) -> subprocess.CompletedProcess:
-    """``python vae.py ARGS``, its output captured; CalledProcessError when it fails."""
-    return subprocess.run([sys.executable, VAE_SCRIPT, *map(str, args)], check=True, capture_output=True, text=True)
+    """``python vae.py ARGS``, its output captured; CalledProcessError when it fails, its stderr printed first."""
+    result = subprocess.run([sys.executable, VAE_SCRIPT, *map(str, args)], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(result.stderr, file=sys.stderr)
+    result.check_returncode()
+    return result
 
 
 def peak_memory_mb(command: list[str]) -> float:

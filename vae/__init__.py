@@ -1,12 +1,13 @@
 """vae: a variational autoencoder with a 2-D latent and a Gaussian mixture classifier for small images, and a
 family of autoencoders around it.
 
-As Python objects (scikit-learn's and PyOD's conventions): ``from vae import Autoencoder, AnomalyDetector``.
+As Python objects (scikit-learn's and PyOD's conventions): ``from vae import Autoencoder, AnomalyDetector``; and
+``vae.sweep(TRAIN, grid, cluster=...)``, the cross-validated sweep.
 They are imported on first use, so that the command line, which does not need them, starts without torch.
 """
 
 __version__ = "0.1.0"
-__all__ = ["Autoencoder", "AnomalyDetector"]
+__all__ = ["Autoencoder", "AnomalyDetector", "sweep"]
 
 
 def __getattr__(name: str):
@@ -18,6 +19,10 @@ def __getattr__(name: str):
         from vae.family.detector import AnomalyDetector
 
         return AnomalyDetector
+    if name == "sweep":
+        from vae.family.estimator import sweep
+
+        return sweep
     raise AttributeError(f"module 'vae' has no attribute {name!r}")
 
 

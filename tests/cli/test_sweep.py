@@ -80,8 +80,9 @@ def test_the_scores_do_not_depend_on_how_many_fits_run_at_once(small_set, tmp_pa
 
 def test_a_killed_sweep_resumes_without_redoing_finished_fits(small_set, tmp_path, tiny):
     out = tmp_path / "sw"
+    slower = [*tiny, "--epochs", "20"]  # fits of about a second: the kill lands before the last one ends
     command = [sys.executable, VAE, "sweep", small_set, "--grid", "beta=1,2,3", "--folds", "2", "--jobs", "1", "--out",
-               str(out), "--quiet", *tiny]
+               str(out), "--quiet", *slower]
     process = subprocess.Popen(command, cwd=tmp_path)
     deadline = time.time() + 120
     while not (out / "folds").is_dir() or not os.listdir(out / "folds"):
@@ -92,7 +93,7 @@ def test_a_killed_sweep_resumes_without_redoing_finished_fits(small_set, tmp_pat
     fits = [name for name in os.listdir(out / "folds") if name.endswith(".json")]
     finished = {name: os.stat(out / "folds" / name).st_mtime_ns for name in fits}
     assert 1 <= len(finished) < 6 and not (out / "results.csv").exists()
-    result = run_vae("sweep", small_set, "--grid", "beta=1,2,3", "--folds", "2", "--jobs", "1", "--out", out, *tiny,
+    result = run_vae("sweep", small_set, "--grid", "beta=1,2,3", "--folds", "2", "--jobs", "1", "--out", out, *slower,
                      cwd=tmp_path, check=True)
     assert f"{len(finished)} fits already in" in result.stdout
     assert all(os.stat(out / "folds" / name).st_mtime_ns == stamp for name, stamp in finished.items())

@@ -59,12 +59,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def __init__(self, model=None, arch="conv", latent_dim=None, layers=3, conv_channels=(), conv_hidden=256,
                  beta=1.0, sparsity=0.0, sparsity_target=0.05, noise=0.0, head=False, head_weight=300.0,
-                 head_shift=None, ssim_weight=1000.0, epochs=None, steps=None, batch_size=64, lr=6e-3,
+                 head_shift=None, loss="ssim", ssim_weight=1000.0, epochs=None, steps=None, batch_size=64, lr=None,
                  anomaly_quantile=0.95, sampler_components=10, seed=0, device="auto", precision="fp32"):
         self.model, self.arch, self.latent_dim, self.layers = model, arch, latent_dim, layers
         self.conv_channels, self.conv_hidden = conv_channels, conv_hidden
         self.beta, self.sparsity, self.sparsity_target, self.noise = beta, sparsity, sparsity_target, noise
         self.head, self.head_weight, self.head_shift, self.ssim_weight = head, head_weight, head_shift, ssim_weight
+        self.loss = loss
         self.epochs, self.steps, self.batch_size, self.lr = epochs, steps, batch_size, lr
         self.anomaly_quantile, self.sampler_components = anomaly_quantile, sampler_components
         self.seed, self.device, self.precision = seed, device, precision
@@ -198,3 +199,30 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def sweep(train: str, grid: dict, *, folds: int = 5, jobs: int | None = None, cluster: str | None = None,
+          out: str = "sweep", head: bool = False, reference: str | None = None, quiet: bool = False,
+          **options) -> list[dict]:
+    """``vae.py sweep`` from Python: each cell of ``grid`` ({"model": ["ae", "vae"], "beta": [1, 4]}, knobs named as
+    Autoencoder's parameters) fitted on ``folds`` folds of ``train`` (an image file or folder) and scored on the
+    held-out one; ``options`` apply to every cell. Writes OUT/ as the command does and returns its rows (a dict per
+    cell and fold: "cell", "fold", "scores", "host", ...). The fits run ``jobs`` at a time in joblib's current
+    backend (inside ``joblib.parallel_config(backend="dask")``, on that Dask client's workers), or on the workers
+    of the Dask scheduler at ``cluster`` ("tcp://HOST:8786")."""
+    from vae.core.data import Reading
+    from vae.core.report import Outputs
+    from vae.family.choices import implied_model
+    from vae.family.sweep import sweep as run_sweep
+
+    unknown = sorted(set(options) - set(NETWORK) - set(TRAINING))
+    if unknown:
+        raise TypeError(f"sweep() got unknown fit options: {', '.join(unknown)}")
+    network = {name: value for name, value in options.items() if name in NETWORK}
+    network["model"] = network.get("model") or implied_model({**options, **grid})
+    network["conv_channels"] = tuple(network.get("conv_channels", ()))
+    training = {name: value for name, value in options.items() if name in TRAINING}
+    with library_errors():
+        return run_sweep(train, {knob: list(values) for knob, values in grid.items()}, AutoencoderConfig(**network),
+                         FitConfig(**training), head, folds, jobs, out, Outputs(quiet=quiet), Reading(), reference,
+                         cluster)

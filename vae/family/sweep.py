@@ -15,13 +15,21 @@ silhouette of the latent means grouped by TRAIN's labels, when it has them (how 
 clusters by class; scikit-learn's, Euclidean); with a head, its accuracy and macro P/R/F1; and for every
 cell, the Fréchet distance and precision/recall of as many samples as the fold has images (a VAE's from its
 prior, an AE's from the mixture of its training latents; the same seed for every cell) against the fold, in
-the features of a reference network (vae/family/reference.py).
+the features of a reference network (vae/family/reference.py). When TRAIN is an .npz with ``factors`` (a set of
+known factors of variation: python -m vae.datasets shapes), also the held-out fold's MIG (vae/core/disentanglement.py)
+and a VAE's IWAE NLL (vae/family/likelihood.py): what a β buys in disentanglement for what it costs in likelihood.
+
+With ``cluster``, the fits run on the workers of a Dask scheduler (vae/family/cluster.py); this process alone
+writes OUT/, and each row names the host that fitted it.
 """
 
 import itertools
 import json
 import os
+import socket
+import threading
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, fields, replace
 
 import numpy as np
@@ -31,23 +39,28 @@ from sklearn.metrics import silhouette_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from tqdm import tqdm
 
+from vae.core.arrays import read_factors
 from vae.core.checkpoint import plain
 from vae.core.data import ImageSet, Reading, load_image_set
-from vae.core.errors import InputError
+from vae.core.disentanglement import mig
+from vae.core.errors import FitFailed, InputError, first_line
 from vae.core.io import atomic_write
 from vae.core.metrics import classification_scores, per_image_scores
 from vae.core.report import Outputs
 from vae.core.sample_quality import NEAREST
 from vae.family.choices import chosen_network
+from vae.family.cluster import connected, dask_backend, describe
 from vae.family.config import REFERENCE_EPOCHS, AutoencoderConfig, FitConfig, applies, only_applicable
 from vae.family.fitting import fit_autoencoder, shaped_for
 from vae.family.inference import decode_draws, encode_set, passes
+from vae.family.likelihood import likelihood_bounds
 from vae.family.reference import features, load_reference, sample_scores, save_reference, train_reference
 from vae.family.sampling import default_sampler, fit_mixture, latent_draws
 from vae.family.sweep_summary import METRICS, cell_name, samples_path, slug, write_outputs
 
 SHOWN_SAMPLES = 36  # each cell's first fold keeps this many samples for the figure of them side by side
-
+FIT_LOCK = threading.Lock()
+NLL_SAMPLES = 10  # importance samples per held-out image for the NLL column (vae.py likelihood: 100 by default)
 
 
 def cells(grid: dict[str, list], config: AutoencoderConfig, fit: FitConfig) -> list[dict]:
@@ -76,12 +89,11 @@ def cell_configs(cell: dict, config: AutoencoderConfig, fit: FitConfig) -> tuple
 
 
 def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np.ndarray, config: AutoencoderConfig,
-             fit: FitConfig, reference=None, real_features=None) -> dict:
+             fit: FitConfig, reference=None, real_features=None, factors=None) -> dict:
     """Fit on images[train_index], score on images[test_index]; the scores and the per-epoch losses. With a
     ``reference`` network and the held-out fold's (M, FEATURES) ``real_features`` in it, also the samples' Fréchet
     distance and precision/recall against the fold (as many samples as it has images, from the model's default
     sampler), and the first of those samples."""
-    torch.set_num_threads(1)
     targets = None if labels is None or not config.head_classes else np.searchsorted(config.head_classes, labels)
     start = time.perf_counter()
     fitted = fit_autoencoder(images[train_index], config, fit, None if targets is None else targets[train_index],
@@ -101,6 +113,10 @@ def fit_fold(images: np.ndarray, labels, train_index: np.ndarray, test_index: np
         if labels is not None and len(np.unique(labels[test_index])) > 1:
             scores["silhouette"] = float(silhouette_score(latent.numpy(), labels[test_index],
                                                           sample_size=min(2000, len(test_index)), random_state=0))
+        if factors is not None:  # the held-out fold's MIG, and a VAE's IWAE bound (K = NLL_SAMPLES)
+            scores["mig"] = mig(latent.numpy(), factors[test_index])
+            if model.variational:
+                scores["nll"] = likelihood_bounds(model, fold, NLL_SAMPLES, fit.seed)["iwae_nll"]
         if model.head is not None:
             predicted = np.asarray(config.head_classes)[model.classify(latent).argmax(dim=1).numpy()]
             head = classification_scores(labels[test_index], predicted)
@@ -125,13 +141,18 @@ def as_set(name: str, images: np.ndarray, config: AutoencoderConfig) -> ImageSet
 
 def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit: FitConfig, head: bool, folds: int,
           jobs: int | None, out: str, outputs: Outputs, reading: Reading = Reading(),
-          reference_path: str | None = None) -> list[dict]:
+          reference_path: str | None = None, cluster: str | None = None, fit_threads: int = 1) -> list[dict]:
     """Run every (cell, fold) not already in OUT/folds/, then write results.csv, summary.md and the figures; the
     rows. TRAIN is arrays, or a folder of images read as ``reading`` says. Samples are judged in the features of
-    the reference network ``reference_path``, else of one trained on TRAIN's labels (OUT/reference.pth)."""
+    the reference network ``reference_path``, else of one trained on TRAIN's labels (OUT/reference.pth). The fits
+    run in joblib's current backend with ``jobs`` at a time, or on the workers of the Dask scheduler at ``cluster``
+    (vae/family/cluster.py); each on ``fit_threads`` torch threads."""
+    if cluster and jobs:
+        raise InputError("--jobs and --cluster: give one (on a cluster, every worker thread runs a fit)")
     train_set = load_image_set(train_path, labels="required" if head else "optional", rgb=True, reading=reading,
                                quiet=outputs.quiet, say=outputs.say)
     reading.check_given(train_set, train_path)
+    factors, _ = read_factors(train_path, len(train_set), required=False)  # with them: MIG and NLL columns
     if len(train_set) < 2 * folds:
         raise InputError(f"{train_path}: {len(train_set)} images are too few for {folds} folds")
     if head:
@@ -140,6 +161,17 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
     todo = cells(grid, config, fit)
     for cell in todo:  # a cell's settings that cannot go together (--epochs with steps=...) stop it before any work
         cell_configs(cell, config, fit)
+    client = connected(cluster) if cluster else None  # before anything is written: a bad address writes nothing
+    try:
+        return run_sweep(train_path, train_set, factors, grid, todo, config, fit, head, folds, jobs, out, outputs,
+                         reference_path, client, fit_threads)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def run_sweep(train_path, train_set, factors, grid, todo, config, fit, head, folds, jobs, out, outputs, reference_path,
+              client, fit_threads) -> list[dict]:
     try:
         os.makedirs(os.path.join(out, "folds"), exist_ok=True)
     except OSError as error:
@@ -156,16 +188,21 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
     done, pending = finished_fits(todo, folds, out, lambda cell: plain(
         {"train": os.path.abspath(train_path), "folds": folds, "reference": reference_path,
          **dict(zip(("network", "fit"), map(asdict, cell_configs(cell, config, fit))))}))
+    where = f"on {describe(client)} of {client.scheduler.address}" if client else \
+        f"{min(jobs, max(len(pending), 1))} at a time"
     outputs.say(f"sweep: {len(todo)} cells x {folds} folds of {len(train_set)} images from {train_path}; "
-                f"{len(done)} fits already in {out}, {len(pending)} to run, "
-                f"{min(jobs, max(len(pending), 1))} at a time")
+                f"{len(done)} fits already in {out}, {len(pending)} to run, {where}")
 
     remaining = {cell_name(cell): sum((cell_name(cell), fold) not in done for fold in range(folds)) for cell in todo}
-    with tqdm(total=len(todo), initial=sum(count == 0 for count in remaining.values()), desc="sweep", unit="cell",
-              disable=True if outputs.quiet else None) as bar:
-        runner = Parallel(n_jobs=min(jobs, max(len(pending), 1)), return_as="generator_unordered")
+    backend = dask_backend(client, [images, train_set.labels, factors, reference, *real_features]) if client else \
+        nullcontext()
+    with backend, tqdm(total=len(todo), initial=sum(count == 0 for count in remaining.values()), desc="sweep",
+                       unit="cell", disable=True if outputs.quiet else None) as bar:
+        # on a cluster, all its threads: joblib would run a single job in this process
+        runner = Parallel(n_jobs=-1 if client else min(jobs, max(len(pending), 1)), batch_size=1,
+                          return_as="generator_unordered")
         for result in runner(delayed(fold_job)(images, train_set.labels, splits[fold], cell, fold, settings, config,
-                                               fit, reference, real_features[fold])
+                                               fit, reference, real_features[fold], factors, fit_threads)
                              for cell, fold, settings in pending):
             kept = result.pop("samples", None)
             if kept is not None and result["fold"] == 0:
@@ -203,10 +240,23 @@ def finished_fits(todo: list[dict], folds: int, out: str, settings_of) -> tuple[
 
 
 def fold_job(images, labels, split, cell: dict, fold: int, settings: dict, config: AutoencoderConfig,
-             fit: FitConfig, reference=None, real_features=None) -> dict:
-    """One (cell, fold) fit, as its JSON file holds it."""
-    result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit), reference, real_features)
-    return {"cell": cell_name(cell), "knobs": plain(cell), "fold": fold, "settings": settings, **result}
+             fit: FitConfig, reference=None, real_features=None, factors=None, threads: int = 1) -> dict:
+    """One (cell, fold) fit, as its JSON file holds it, and the host that fitted it; any error in it becomes
+    FitFailed naming the fit. Fits in one process take turns (FIT_LOCK): they seed torch's one random generator."""
+    host = socket.gethostname()
+    with FIT_LOCK:
+        before = torch.get_num_threads()  # a sweep run in this process (--jobs 1, vae.sweep) leaves it as it was
+        torch.set_num_threads(threads)
+        try:
+            result = fit_fold(images, labels, *split, *cell_configs(cell, config, fit), reference, real_features,
+                              factors)
+        except Exception as error:
+            raise FitFailed(f"sweep cell {cell_name(cell)!r}, fold {fold}, on {host}: {type(error).__name__}: "
+                            f"{first_line(error)}") from error
+        finally:
+            torch.set_num_threads(before)
+    return {"cell": cell_name(cell), "knobs": plain(cell), "fold": fold, "settings": settings, "host": host,
+            **result}
 
 
 def fold_path(out: str, cell: dict, fold: int) -> str:

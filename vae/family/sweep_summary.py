@@ -11,8 +11,8 @@ import numpy as np
 from vae.core.io import atomic_write
 
 METRICS = ("bce", "mse", "l1", "ssim", "silhouette", "accuracy", "precision_macro", "recall_macro", "f1_macro",
-           "fd", "precision", "recall")
-LOWER_IS_BETTER = {"bce", "mse", "l1", "fd"}
+           "fd", "precision", "recall", "mig", "nll")
+LOWER_IS_BETTER = {"bce", "mse", "l1", "fd", "nll"}
 
 
 def mean_curve(curves: list[list[float]]) -> np.ndarray:
@@ -38,11 +38,11 @@ def write_outputs(rows: list[dict], todo: list[dict], grid: dict, out: str, chan
     knobs = list(grid)
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["cell", *(knob.replace("_", "-") for knob in knobs), "fold", *metrics, "fit_seconds"])
+    writer.writerow(["cell", *(knob.replace("_", "-") for knob in knobs), "fold", *metrics, "fit_seconds", "host"])
     for row in rows:
         writer.writerow([row["cell"], *(row["knobs"].get(knob, "") for knob in knobs), row["fold"],
                          *(f"{row['scores'][name]:.6g}" if name in row["scores"] else "" for name in metrics),
-                         f"{row['fit_seconds']:.2f}"])
+                         f"{row['fit_seconds']:.2f}", row.get("host", "")])
     atomic_write(os.path.join(out, "results.csv"), lambda handle: handle.write(table.getvalue().encode()))
     means = {cell_name(cell): cell_means(rows, cell_name(cell), metrics) for cell in todo}
     summary = summary_table(means, metrics)
