@@ -39,7 +39,7 @@ def test_fit_writes_a_self_describing_model_and_the_figures(family):
     model = Autoencoder(AutoencoderConfig(**values))
     model.load_state_dict(checkpoint["state_dict"])
     names = sorted(path.name for path in family["plots"].iterdir())
-    assert names == ["latent_scatter.png", "loss_curves.png", "reconstructions.png", "samples.png"]
+    assert names == ["latent_scatter.png", "loss_curves.png", "reconstructions.png", "samples.png", "traversals.png"]
 
 
 def test_fit_without_epochs_says_what_it_chose_and_stores_it(shape_sets, tmp_path):
@@ -47,7 +47,7 @@ def test_fit_without_epochs_says_what_it_chose_and_stores_it(shape_sets, tmp_pat
     result = run_vae("fit", shape_sets["train"], "m.pth", "--conv-channels", "8,16", "--conv-hidden", "32",
                      "--batch-size", "270", "--steps", "120", "--no-plots", cwd=tmp_path, check=True)
     block = result.stdout.split("\n")[:4]
-    assert block[0].startswith("fitting a conv VAE (latent 10) on 600 images from ")
+    assert block[0].startswith("fitting a conv VAE (latent 10, loss ssim) on 600 images from ")
     assert block[1:] == ["  images:   28×28, 1 channel", "  latent:   10 (1×28×28 values / 192, within 10..128)",
                          "  training: up to 60 epochs over 540 images (a budget of 120 steps); from epoch 30 on, stops "
                          "once the loss on the 60 held out has not fallen for 6 epochs"]

@@ -19,7 +19,8 @@ def test_two_models_fitted_side_by_side_keep_their_own_figures(shape_sets, tmp_p
         run_vae("fit", shape_sets["train"], f"{name}.pth", *FAMILY_FAST, cwd=tmp_path, check=True)
     for name in ("first", "second"):
         figures = sorted(path.name for path in (tmp_path / f"{name}_plots").iterdir())
-        assert figures == ["latent_scatter.png", "loss_curves.png", "reconstructions.png", "samples.png"]
+        assert figures == ["latent_scatter.png", "loss_curves.png", "reconstructions.png", "samples.png",
+                           "traversals.png"]
     assert not (tmp_path / "plots").exists()
 
 

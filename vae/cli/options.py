@@ -14,7 +14,7 @@ import argparse
 from vae.assignment.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
 from vae.cli.arguments import checked, non_negative, positive, widths
 from vae.core.report import shown
-from vae.family.config import AutoencoderConfig, FitConfig
+from vae.family.config import LOSSES, AutoencoderConfig, FitConfig
 
 SWITCH = "switch"
 UNIT_INTERVAL = checked(float, lambda value: 0 < value < 1, "in (0, 1)")
@@ -27,7 +27,7 @@ TRAIN_OPTIONS = {  # group title: (the settings its defaults come from, rows)
         ("--decoder-ssim-weight", non_negative(float), "weight of (1 - SSIM) in the decoder passes", "decoder_ssim"),
         ("--batch-size", positive(int), "images per step of the VAE passes"),
         ("--decoder-batch-size", positive(int), "images per step of the decoder passes"),
-        ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
+        ("--lr", positive(float), "peak learning rate of Adam, cosine decay (default 6e-3; 1e-3 with --loss elbo)"),
         ("--latent-lr", non_negative(float), "peak learning rate of the training images' latent offsets in the "
                                              "decoder passes (0: decode the means; default %(default)s)"),
         ("--beta", non_negative(float), "weight of the KL term at the start"),
@@ -80,7 +80,10 @@ FIT_OPTIONS = {
                                             "this many pixels each time (default: the side / 14, 2 at 28×28)"),
         ("--anomaly-quantile", UNIT_INTERVAL, "the stored anomaly thresholds: this quantile of the held-out "
                                               "training images' scores (anomaly --contamination: another)"),
-        ("--ssim-weight", non_negative(float), "weight of (1 - SSIM) beside the BCE"),
+        ("--loss", LOSSES, "ssim: BCE + ssim-weight·(1 - SSIM) + beta·KL, sharper reconstructions; elbo: the "
+                           "textbook Bernoulli ELBO, BCE + beta·KL on dynamically binarised images, beta as in the "
+                           "beta-VAE papers (vae.py likelihood, disentanglement)"),
+        ("--ssim-weight", non_negative(float), "loss ssim: weight of (1 - SSIM) beside the BCE"),
         ("--sampler-components", positive(int), "components of the Gaussian mixture fitted to the training images' "
                                                 "latent means, for generate --sampler mixture"),
     ]),
@@ -90,7 +93,7 @@ FIT_OPTIONS = {
                                    "more, a tenth of TRAIN (at most 500 images) is held out and training may stop "
                                    "early on it (default: 3,000, 3,000·64/S above side 64)"),
         ("--batch-size", positive(int), ""),
-        ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
+        ("--lr", positive(float), "peak learning rate of Adam, cosine decay (default 6e-3; 1e-3 with --loss elbo)"),
         ("--seed", non_negative(int), ""),
         ("--device", str, "cpu, cuda, cuda:1 ... (default: cuda when available)"),
         ("--precision", ("fp32", "bf16"), "bf16: forward passes and losses under bfloat16 autocast, faster on a GPU "

@@ -184,3 +184,38 @@ def validate_labels(path: str, labels: np.ndarray, count: int) -> np.ndarray:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(size) for size in shape) if shape else "() (a scalar)"
+
+
+def read_factors(path: str, count: int, required: bool = True) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """An .npz set's ground-truth factors: ((count, K) int64 ``factors``, K names from ``factor_names`` or
+    factor0, factor1 ...); InputError when the set has none (unless not ``required``: (None, ())) or they do not
+    fit its ``count`` images."""
+    is_npz = path.lower().endswith(".npz") and not os.path.isdir(path)
+    if not is_npz and not required:
+        return None, ()
+    if not is_npz:
+        raise InputError(f"{path}: factors come in an .npz file (keys data, factors, and optionally factor_names)")
+    with open_for_reading(path, "an .npz file") as handle:
+        try:
+            with np.load(handle, allow_pickle=False) as archive:
+                if "factors" not in archive.files and not required:
+                    return None, ()
+                if "factors" not in archive.files:
+                    raise InputError(f"{path}: has no 'factors' array (N×K integers: each image's value of each "
+                                     "factor); python -m vae.datasets shapes makes such a set")
+                factors = archive["factors"]
+                names = archive["factor_names"] if "factor_names" in archive.files else None
+        except InputError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise InputError(f"{path}: not a readable .npz file ({first_line(error)})") from None
+    if factors.ndim != 2 or factors.dtype.kind not in "iu" or factors.shape[1] == 0:
+        raise InputError(f"{path}: 'factors' must be N×K integers, found {factors.dtype} of shape "
+                         f"{_shape_text(factors.shape)}")
+    if len(factors) != count:
+        raise InputError(f"{path}: 'factors' has {len(factors)} rows but 'data' has {count} images")
+    if names is None:
+        names = [f"factor{index}" for index in range(factors.shape[1])]
+    elif names.shape != (factors.shape[1],) or names.dtype.kind != "U":
+        raise InputError(f"{path}: 'factor_names' must be {factors.shape[1]} strings, one per column of 'factors'")
+    return factors.astype(np.int64), tuple(map(str, names))

@@ -15,7 +15,7 @@ from vae.core.errors import InputError
 from vae.core.io import atomic_write, check_writable, write_table
 from vae.core.report import Outputs
 from vae.family.anomaly_scores import RECONSTRUCTION, check_contamination, measured, scores_from
-from vae.family.inference import load_autoencoder, load_images_for
+from vae.family.inference import load_autoencoder, load_images_for, trained_as
 
 ANOMALIES_FILE = "anomalies.csv"
 HEADER = "Anomaly_Score,Predicted_Anomaly"
@@ -95,6 +95,7 @@ def anomaly(data_path: str, model_path: str, out_path: str | None, threshold: fl
     from vae.family.figures import score_distributions
 
     save(score_distributions(every, truth, threshold, score), picture)
+    outputs.say(f"{model_path}: {trained_as(model, record)}")  # after the files: a reader that stops early loses none
     outputs.say(f"wrote {out_path}: {flagged.sum()} of {len(flagged)} images above the {score} threshold "
                 f"{threshold:.6g} ({rule}), and {picture}")
     if truth is None:

@@ -40,6 +40,7 @@ from vae.family.inference import (
     load_autoencoder,
     load_images_for,
     save_autoencoder,
+    trained_as,
 )
 from vae.family.reference import (
     FEATURES,
@@ -128,6 +129,7 @@ def _decode_to_file(data_path, model_path, out_path, truth_path, outputs: Output
                                  f"{image_set.files[first]}; the clean images must have the noisy ones' names")
     pairs = decoded_pairs(truth, decoded_batches(model, image_set))
     scores = write_images(out_path, image_set, pairs, lambda pairs: image_quality(pairs, image_set.channels))
+    outputs.say(f"{model_path}: {trained_as(model, record)}")  # after the files: a reader that stops early loses none
     outputs.say(f"wrote {out_path}: {len(image_set)} images\n" + format_scores(scores) + f"\n  (against {truth.path})")
     if truth is not image_set:
         _compare_with_input(scores, image_quality(decoded_pairs(truth, image_set.batches(batch_size(image_set))),
@@ -181,6 +183,7 @@ def generate(model_path: str, count: int, out_path: str | None, seed: int, outpu
 
     save(samples_figure(samples[:100], config.channels, sampler), picture)
     shape = "×".join(map(str, config.sample_shape))
+    outputs.say(f"{model_path}: {trained_as(model, record)}")  # after the files: a reader that stops early loses none
     outputs.say(f"wrote {out_path}: {count} samples of shape {shape} from the {sampler}, and {picture}")
     if judge:
         outputs.say(f"against {against}, in the features of {reference_path}:\n" + format_scores(scores))
@@ -205,7 +208,7 @@ def classify(data_path: str, model_path: str, out_path: str | None, outputs: Out
     of images); print scores when DATA has labels."""
     out_path = out_path or PREDICTIONS_FILE
     check_writable(out_path, (".csv",))
-    model, _ = load_autoencoder(model_path)
+    model, record = load_autoencoder(model_path)
     if model.head is None:
         raise InputError(f"{model_path}: has no classifier head; fit it with --head")
     image_set = load_images_for(model, data_path, model_path, labels="optional", skip_unreadable=skip_unreadable,
@@ -215,6 +218,7 @@ def classify(data_path: str, model_path: str, out_path: str | None, outputs: Out
     known = named(model.config.head_classes, model.config.class_names)
     predicted = known[indices]
     atomic_write(out_path, lambda handle: write_predictions(handle, predicted, image_set.files))
+    outputs.say(f"{model_path}: {trained_as(model, record)}")  # after the files: a reader that stops early loses none
     outputs.say(f"wrote {out_path}: {len(predicted)} predictions")
     if image_set.labels is None:
         return None

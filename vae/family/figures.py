@@ -1,4 +1,5 @@
-"""The family's figures: what ``fit`` draws, the anomaly scores' histogram and the sweep's curves."""
+"""The family's figures: what ``fit`` draws, the anomaly scores' histogram, the sweep's curves and latent
+traversals."""
 
 from dataclasses import replace
 
@@ -11,6 +12,7 @@ from vae.core.data import ImageSet
 from vae.family.config import FitConfig
 from vae.family.inference import decode_draws, decode_set, encode_set, for_display
 from vae.family.sampling import default_sampler, latent_draws
+from vae.family.traversals import traverse
 
 
 def samples_figure(samples: np.ndarray, channels: int, sampler: str) -> Figure:
@@ -21,7 +23,7 @@ def samples_figure(samples: np.ndarray, channels: int, sampler: str) -> Figure:
 def draw_fit_plots(model, record: dict, train_set: ImageSet, history, fit_config: FitConfig,
                    plots_dir: str) -> list[str]:
     """reconstructions.png (noisy inputs too for a denoising model), latent_scatter.png, samples.png (a VAE's from
-    its prior, an AE's from its mixture), loss_curves.png."""
+    its prior, an AE's from its mixture), loss_curves.png, traversals.png."""
     channels = model.config.channels
     names = None if train_set.labels is None else train_set.label_names()
     shown = train_set.first(20)
@@ -43,6 +45,9 @@ def draw_fit_plots(model, record: dict, train_set: ImageSet, history, fit_config
     sampler = default_sampler(model)
     samples = decode_draws(model, latent_draws(model, sampler, 100, fit_config.seed, record, "the model"))
     figures["samples.png"] = samples_figure(samples, channels, sampler)
+    traversal = traverse(model, train_set)
+    figures["traversals.png"] = traversal_figure(traversal, channels, f"latent traversals (rows by "
+                                                                      f"{traversal.measure}), ±3σ")
     return plots.save_all(figures, plots_dir)
 
 
@@ -120,5 +125,25 @@ def metrics_against(knob: str, cells: list[dict], means: dict, metrics: list[str
         axis.set_title(metric)
     if any(label is not None for label in lines):
         figure.axes[0].legend(fontsize="x-small")
+    figure.tight_layout()
+    return figure
+
+
+def traversal_figure(traversal, channels: int, title: str) -> Figure:
+    """A latent traversal (vae/family/traversals.py): a row per dimension, its decodings from −3σ to +3σ, the
+    seed images side by side; each row named by its dimension, what it carries, and its factor when known."""
+    rows, columns = traversal.images.shape[:2]
+    figure = Figure(figsize=(columns * 0.55 + 1.8, rows * 0.6 + 0.7))
+    axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
+    for row, axis in enumerate(axes):
+        pictures = for_display(traversal.images[row], channels)
+        axis.imshow(np.concatenate(list(pictures), axis=1), cmap="gray", vmin=0, vmax=1)
+        axis.set_xticks([])
+        axis.set_yticks([])
+        label = f"z{traversal.dimensions[row]} {traversal.measure} {traversal.carried[row]:.2f}"
+        if traversal.factors is not None:
+            label += f"\n{traversal.factors[row]}"
+        axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return figure

@@ -4,15 +4,17 @@ Per batch of images x (B, C, H, W) in [0, 1], the network sees x itself, or for 
 x + N(0, noise²) clipped to [0, 1], and is scored against the clean x:
 
     loss = BCE(x, decoded)                        summed over pixels, as a Bernoulli likelihood
-         + ssim_weight · (1 - SSIM(x, decoded))   scikit-image's SSIM, per channel
+         + ssim_weight · (1 - SSIM(x, decoded))   scikit-image's SSIM, per channel; not with --loss elbo
          + beta · KL(q(z|x) || N(0, I))          a VAE's prior term (beta-VAE); beta 0 is an AE
          + sparsity · sum_j KL(rho || rho_j)       a sparse AE: rho_j = unit j's mean activation in the batch
          + head_weight · cross-entropy             the head on the latent mean, from TRAIN's labels
 
-each averaged over the batch. The head's cross-entropy weighs each class by the inverse of its
-share of TRAIN, so that a class with few images counts as much as a common one, and with a head each image is
-moved by a random offset of up to ``head_shift`` pixels (side/14 unless given: vae/family/choices.py) each time it
-is seen, so that the head's few examples of a rare class stand for more than themselves.
+each averaged over the batch. With ``--loss elbo`` the loss is the textbook negative ELBO (β = 1; a β-VAE's
+objective otherwise): no SSIM term, and x is dynamically binarised (each pixel 1 with its intensity's probability,
+drawn anew each time), as the likelihoods published for MNIST are. The head's cross-entropy weighs each class by
+the inverse of its share of TRAIN, so that a class with few images counts as much as a common one, and with a head
+each image is moved by a random offset of up to ``head_shift`` pixels (side/14 unless given: vae/family/choices.py)
+each time it is seen, so that the head's few examples of a rare class stand for more than themselves.
 """
 
 import time
@@ -34,6 +36,9 @@ from vae.nn.losses import image_similarity, kl_divergence, pixel_loss, sparsity_
 from vae.nn.training import EarlyStopping, EpochStats, Phase, resolve_device, start_run, train_phase
 
 SHOWN_TERMS = ("sparsity", "head", "accuracy")
+# --loss elbo: β rises from 0 over this share of the planned steps (KL warm-up, Sønderby et al. 2016), so that the
+# encoder learns what to carry before the prior's pull prunes it
+ELBO_WARMUP = 0.3
 HELD_OUT_BATCH = 256  # 28×28 held-out images per pass when judging an epoch (scaled_batch: fewer larger ones)
 
 
@@ -112,8 +117,17 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
         counts = torch.bincount(targets[kept], minlength=len(config.head_classes)).clamp(min=1)
         class_weights = (len(kept) / (len(counts) * counts)).float()
 
+    planned_steps = plan.epochs * -(-len(kept) // fit.batch_size)
+    taken = [0]  # training steps so far, for the ELBO's warm-up
+
     def terms_of(indices, augment: bool, noise: torch.Generator | None = None):
+        kl_weight = None  # the full β: every held-out judgement, and the SSIM loss throughout
+        if augment and fit.loss == "elbo":
+            kl_weight = fit.beta * min(1.0, taken[0] / (ELBO_WARMUP * planned_steps))
+            taken[0] += 1
         clean = data[indices]
+        if fit.loss == "elbo":  # each pixel a coin with its intensity, drawn anew each time the image is seen
+            clean = torch.bernoulli(clean, generator=noise)
         if augment and targets is not None and plan.shift:
             clean = shifted(clean, plan.shift)
         if fit.noise:  # training draws from the global generator, as it always did; a judgement from its own
@@ -124,7 +138,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
             seen = clean
         logits, mu, logvar, latent = model(seen)
         return loss_terms(model, fit, clean, logits, mu, logvar, latent,
-                          None if targets is None else targets[indices], class_weights)
+                          None if targets is None else targets[indices], class_weights, kl_weight)
 
     held_batch = scaled_batch(HELD_OUT_BATCH, config.channels * config.image_size ** 2)
 
@@ -136,7 +150,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
 
     stopping = EarlyStopping(model, held_out_loss, plan.patience, plan.earliest) if plan.held_out else None
     phase = Phase(config.model, list(model.parameters()), lambda indices: terms_of(kept[indices], augment=True),
-                  plan.epochs, fit.batch_size, fit.lr, SHOWN_TERMS, fit.precision == "bf16", stopping)
+                  plan.epochs, fit.batch_size, fit.learning_rate(), SHOWN_TERMS, fit.precision == "bf16", stopping)
     # Subnormal floats appear as training goes on and make the CPU's arithmetic many times slower:
     # the MLP's epochs grew from 3.3 s to 6-7 s; flushed to zero they stay at 3.3 s, same loss (docs/family.md).
     torch.set_flush_denormal(True)
@@ -177,7 +191,8 @@ def fit_set(train_set: ImageSet, config: AutoencoderConfig, fit_config: FitConfi
               plan.describe(len(train_set))]
     if say:
         network = "an MLP" if config.arch == "mlp" else "a conv"
-        say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}) on {len(train_set):,} images "
+        say(f"fitting {network} {config.model.upper()} (latent {config.latent_dim}, loss {fit_config.loss}) on "
+            f"{len(train_set):,} images "
             f"from {train_set.path}, seed {fit_config.seed}:" + "".join(f"\n  {line}" for line in chosen))
     start = time.perf_counter()
     fitted = fit_autoencoder(images, config, fit_config, targets, quiet=quiet)
@@ -201,14 +216,15 @@ def fit_set(train_set: ImageSet, config: AutoencoderConfig, fit_config: FitConfi
 
 
 def loss_terms(model: Autoencoder, fit: FitConfig, clean, logits, mu, logvar, latent, targets=None,
-               class_weights=None) -> dict:
-    """The terms of the module docstring's loss for one batch, each a scalar tensor; "loss" is their sum."""
+               class_weights=None, kl_weight: float | None = None) -> dict:
+    """The terms of the module docstring's loss for one batch, each a scalar tensor; "loss" is their sum. The KL
+    term weighs ``kl_weight`` (the ELBO's warm-up), by default β."""
     terms = {"pixel": pixel_loss(clean, logits)}
     terms["ssim"] = image_similarity(clean, logits).mean()
-    terms["loss"] = terms["pixel"] + fit.ssim_weight * (1 - terms["ssim"])
+    terms["loss"] = terms["pixel"] + (fit.ssim_weight * (1 - terms["ssim"]) if fit.loss == "ssim" else 0)
     if model.variational and fit.beta:
         terms["kl"] = kl_divergence(mu, logvar, latent, None)
-        terms["loss"] = terms["loss"] + fit.beta * terms["kl"]
+        terms["loss"] = terms["loss"] + (fit.beta if kl_weight is None else kl_weight) * terms["kl"]
     if fit.sparsity:
         terms["sparsity"] = sparsity_penalty(mu, fit.sparsity_target)
         terms["loss"] = terms["loss"] + fit.sparsity * terms["sparsity"]

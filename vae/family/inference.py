@@ -109,3 +109,12 @@ def for_display(images: np.ndarray, channels: int) -> np.ndarray:
     """(N, C·S·S) images as matplotlib and PNG files show them: (N, S, S) grey or (N, S, S, 3) RGB."""
     side = math.isqrt(images.shape[1] // channels)
     return in_layout(images, (side, side) if channels == 1 else (side, side, channels))
+
+
+def trained_as(model: Autoencoder, record: dict) -> str:
+    """"VAE, latent 10, loss elbo, β 4": what a model file holds, for every report that reads one."""
+    fit = record.get("fit", {})
+    words = [model.config.model.upper(), f"latent {model.config.latent_dim}", f"loss {fit.get('loss', 'ssim')}"]
+    if model.variational:
+        words.append(f"β {fit.get('beta', 1.0):g}")
+    return ", ".join(words)
