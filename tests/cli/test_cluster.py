@@ -166,12 +166,15 @@ def test_no_scheduler_or_no_workers_is_one_line_and_nothing_written(workspace, e
     with socket.socket() as unused:  # a port nothing listens on
         unused.bind(("127.0.0.1", 0))
         nowhere = f"tcp://127.0.0.1:{unused.getsockname()[1]}"
-    cases = {nowhere: "no Dask scheduler answers there", "localhost": "no Dask scheduler answers there (missing port",
+    cases = {nowhere: "no Dask scheduler answers there",
+             "localhost": "not a scheduler's address, tcp://HOST:PORT (missing port",
              empty_scheduler[0]: "the scheduler has no workers after 1 s"}
     for address, message in cases.items():
         result = run_in_process("sweep", train, *options, "--cluster", address, "--out", tmp_path / "on")
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert result.stderr.startswith(f"vae.py: error: --cluster {address}: {message}"), result.stderr
         assert not (tmp_path / "on").exists()
+    typo = run_vae("sweep", train, *options, "--cluster", "garbage", "--out", tmp_path / "on")  # to its exit
+    assert typo.returncode == 2 and len(typo.stderr.splitlines()) == 1, typo.stderr
     both = run_in_process("sweep", train, *options, "--cluster", empty_scheduler[0], "--jobs", "2")
     assert both.returncode == 2 and "--jobs and --cluster" in both.stderr

@@ -60,7 +60,12 @@ def connected(address: str):
     """A ``distributed.Client`` of the scheduler at ``address`` that has workers, each with the driver's
     environment(); InputError (one line) otherwise."""
     from distributed import Client
+    from distributed.comm import get_address_host_port
 
+    try:  # a malformed address, before a Client exists: one that fails half-made hangs 20 s at exit
+        get_address_host_port(address)
+    except ValueError as error:
+        raise InputError(f"--cluster {address}: not a scheduler's address, tcp://HOST:PORT ({error})") from None
     try:
         with warnings.catch_warnings():  # distributed's own version warning: the check below says it in one line
             warnings.simplefilter("ignore")
