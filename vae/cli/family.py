@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--grid", required=True, metavar='"KNOB=V1,V2 ..."', help="fit options without their dashes "
                        "and their values, e.g. \"model=ae,vae beta=1,5 latent-dim=2,10\"")
     sweep.add_argument("--folds", type=checked(int, lambda v: v >= 2, ">= 2"), default=5, help="(default %(default)s)")
-    sweep.add_argument("--jobs", type=positive(int), help="fits at a time, each on one core (default: the cores)")
+    sweep.add_argument("--jobs", type=positive(int), help="fits at a time (default: the cores / --fit-threads)")
     sweep.add_argument("--cluster", metavar="tcp://HOST:8786", help="run the fits on the workers of this Dask "
                        "scheduler (dask scheduler; dask worker tcp://HOST:8786 --nthreads 1 on each machine, the same "
                        "vae installed); this machine writes --out")

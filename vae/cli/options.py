@@ -27,7 +27,7 @@ TRAIN_OPTIONS = {  # group title: (the settings its defaults come from, rows)
         ("--decoder-ssim-weight", non_negative(float), "weight of (1 - SSIM) in the decoder passes", "decoder_ssim"),
         ("--batch-size", positive(int), "images per step of the VAE passes"),
         ("--decoder-batch-size", positive(int), "images per step of the decoder passes"),
-        ("--lr", positive(float), "peak learning rate of Adam, cosine decay (default 6e-3; 1e-3 with --loss elbo)"),
+        ("--lr", positive(float), "peak learning rate of Adam, cosine decay"),
         ("--latent-lr", non_negative(float), "peak learning rate of the training images' latent offsets in the "
                                              "decoder passes (0: decode the means; default %(default)s)"),
         ("--beta", non_negative(float), "weight of the KL term at the start"),

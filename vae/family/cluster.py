@@ -105,7 +105,8 @@ def check_workers(client, address: str) -> None:
                              "of its source)")
     if sum(client.nthreads().values()) < 2:  # joblib runs the tasks of a backend with one thread in this process
         raise InputError(f"--cluster {address}: its workers have one thread in all, and joblib would run the fits "
-                         "here rather than there; give the workers two threads or more, or run without --cluster")
+                         "here rather than there; start two worker processes or more (dask worker ADDRESS "
+                         "--nworkers 2 --nthreads 1), or run without --cluster")
 
 
 def describe(client) -> str:

@@ -42,7 +42,7 @@ from tqdm import tqdm
 from vae.core.arrays import read_factors
 from vae.core.checkpoint import plain
 from vae.core.data import ImageSet, Reading, load_image_set
-from vae.core.disentanglement import mig
+from vae.core.disentanglement import mig, varying
 from vae.core.errors import FitFailed, InputError, first_line
 from vae.core.io import atomic_write
 from vae.core.metrics import classification_scores, per_image_scores
@@ -153,6 +153,8 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
                                quiet=outputs.quiet, say=outputs.say)
     reading.check_given(train_set, train_path)
     factors, _ = read_factors(train_path, len(train_set), required=False)  # with them: MIG and NLL columns
+    if factors is not None:
+        varying(factors)  # factors that never vary: one line now, not a failed fit later
     if len(train_set) < 2 * folds:
         raise InputError(f"{train_path}: {len(train_set)} images are too few for {folds} folds")
     if head:
@@ -184,7 +186,7 @@ def run_sweep(train_path, train_set, factors, grid, todo, config, fit, head, fol
     # each fold's real images pass through the reference once, not once per cell
     real_features = [None if reference is None else features(reference, images[test].reshape(len(test), -1))
                      for _, test in splits]
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or max(1, (os.cpu_count() or 1) // fit_threads)
     done, pending = finished_fits(todo, folds, out, lambda cell: plain(
         {"train": os.path.abspath(train_path), "folds": folds, "reference": reference_path,
          **dict(zip(("network", "fit"), map(asdict, cell_configs(cell, config, fit))))}))
