@@ -7,6 +7,7 @@ import mmap
 import os
 import zipfile
 import zlib
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -98,22 +99,30 @@ def _map_npy(path: str) -> np.ndarray:
         raise InputError(f"{path}: not a readable .npy file ({first_line(error)})") from None
 
 
-def _read_npz(path: str, labels: str) -> dict[str, np.ndarray]:
+@contextmanager
+def _npz_archive(path: str):
+    """The .npz archive at ``path``, open for reading its members; one InputError naming the file when it cannot be
+    read (the members read inside the block included)."""
     with open_for_reading(path, "an .npz file") as handle:
         try:
             loaded = np.load(handle, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
                 raise InputError(f"{path}: is a single .npy array, not an .npz archive with key 'data'")
             with loaded as archive:
-                if "data" not in archive.files:
-                    found = ", ".join(archive.files) or "none"
-                    raise InputError(f"{path}: has no 'data' array (keys found: {found})")
-                wanted = ["data"] if labels == "ignored" else ["data", "labels"]
-                return {key: archive[key] for key in wanted if key in archive.files}
+                yield archive
         except InputError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
             raise InputError(f"{path}: not a readable .npz file ({first_line(error)})") from None
+
+
+def _read_npz(path: str, labels: str) -> dict[str, np.ndarray]:
+    with _npz_archive(path) as archive:
+        if "data" not in archive.files:
+            found = ", ".join(archive.files) or "none"
+            raise InputError(f"{path}: has no 'data' array (keys found: {found})")
+        wanted = ["data"] if labels == "ignored" else ["data", "labels"]
+        return {key: archive[key] for key in wanted if key in archive.files}
 
 
 def side_of(shape: tuple[int, ...], channels: int) -> int | None:
@@ -195,20 +204,14 @@ def read_factors(path: str, count: int, required: bool = True) -> tuple[np.ndarr
         return None, ()
     if not is_npz:
         raise InputError(f"{path}: factors come in an .npz file (keys data, factors, and optionally factor_names)")
-    with open_for_reading(path, "an .npz file") as handle:
-        try:
-            with np.load(handle, allow_pickle=False) as archive:
-                if "factors" not in archive.files and not required:
-                    return None, ()
-                if "factors" not in archive.files:
-                    raise InputError(f"{path}: has no 'factors' array (N×K integers: each image's value of each "
-                                     "factor); python -m vae.datasets shapes makes such a set")
-                factors = archive["factors"]
-                names = archive["factor_names"] if "factor_names" in archive.files else None
-        except InputError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-            raise InputError(f"{path}: not a readable .npz file ({first_line(error)})") from None
+    with _npz_archive(path) as archive:
+        if "factors" not in archive.files and not required:
+            return None, ()
+        if "factors" not in archive.files:
+            raise InputError(f"{path}: has no 'factors' array (N×K integers: each image's value of each factor); "
+                             "python -m vae.datasets shapes makes such a set")
+        factors = archive["factors"]
+        names = archive["factor_names"] if "factor_names" in archive.files else None
     if factors.ndim != 2 or factors.dtype.kind not in "iu" or factors.shape[1] == 0:
         raise InputError(f"{path}: 'factors' must be N×K integers, found {factors.dtype} of shape "
                          f"{_shape_text(factors.shape)}")
