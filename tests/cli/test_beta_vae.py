@@ -32,6 +32,7 @@ def test_fit_records_the_loss_and_the_elbo_has_no_ssim_term(shapes):
     folder, *_ = shapes
     model, record = load_autoencoder(str(folder / "elbo.pth"))
     assert record["fit"]["loss"] == "elbo" and record["fit"]["beta"] == 4.0 and model.variational
+    assert record["chosen"][-2].startswith("decoder:  broadcast") and model.config.decoder == "broadcast"
 
 
 def test_likelihood_writes_both_bounds_and_one_sample_makes_them_one(shapes, tmp_path):

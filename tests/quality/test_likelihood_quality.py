@@ -1,7 +1,7 @@
 """A VAE's likelihood on real MNIST, all ten digits: fit --loss elbo with its defaults on the first 4,000 of the shared
 test images, vae.py likelihood on the other 1,000 (dynamically binarised). Skipped where the shared file is absent.
 
-Measured at the defaults (docs/family.md): ELBO NLL 104.5, IWAE NLL 99.3 nats per image (published, 60,000 training
+Measured at the defaults (docs/family.md): ELBO NLL 102.5, IWAE NLL 97.6 nats per image (published, 60,000 training
 digits: VAE 86.8, IWAE 84.8).
 """
 

@@ -8,6 +8,7 @@ from vae.core.errors import InputError
 from vae.family.choices import (
     choose_network,
     conv_widths,
+    decoder_for,
     default_model,
     implied_model,
     latent_size,
@@ -15,6 +16,7 @@ from vae.family.choices import (
 )
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.fitting import fit_autoencoder
+from vae.family.models import Autoencoder
 from vae.nn.training import EarlyStopping
 
 from helpers import shapes
@@ -40,6 +42,19 @@ def test_the_model_is_the_one_the_options_imply_else_an_ae_for_a_head():
     assert choose_network(AutoencoderConfig(model="vae"), 28, 1, head=True)[0].model == "vae"  # given: kept
 
 
+def test_the_conv_decoder_starts_from_a_broadcast_for_the_elbo_and_dense_otherwise():
+    config, why = choose_network(AutoencoderConfig(), 64, 1, loss="elbo")
+    assert config.decoder == "broadcast" and why[-1].startswith("decoder:  broadcast")
+    config, why = choose_network(AutoencoderConfig(), 64, 1, loss="ssim")
+    assert config.decoder == "dense" and not any(line.startswith("decoder") for line in why)
+    assert choose_network(AutoencoderConfig(), 64, 1, loss=None)[0].decoder is None  # a sweep's cells decide
+    assert choose_network(AutoencoderConfig(decoder="dense"), 64, 1, loss="elbo")[0].decoder == "dense"  # given: kept
+    assert decoder_for(AutoencoderConfig(arch="mlp"), "elbo").decoder is None  # an MLP has no such start
+    assert Autoencoder(AutoencoderConfig()).config.decoder == "dense"  # a file from before the choice: dense
+    with pytest.raises(InputError, match="--decoder wide: must be one of dense, broadcast"):
+        AutoencoderConfig(decoder="wide")
+
+
 @pytest.mark.parametrize("count, side, epochs, held_out", [
     (17748, 28, 11, 0),  # MNIST as the bench combines it: the 11 epochs on every image of before
     (1800, 64, 115, 180),  # a small photograph set trains as many steps as a large one
@@ -57,6 +72,7 @@ def test_the_training_length_comes_from_a_budget_of_steps(count, side, epochs, h
     assert (given.epochs, given.held_out, given.steps) == (3, 0, 0)  # --epochs: as before, all of TRAIN
     assert training_plan(count, side, FitConfig()).shift == round(side / 14)
     assert training_plan(count, side, FitConfig(steps=100)).steps == 100
+    assert training_plan(count, side, FitConfig(loss="elbo")).steps == 2 * plan.steps  # the ELBO's longer budget
     with pytest.raises(InputError, match="--epochs 3 and --steps 100: give one"):
         FitConfig(epochs=3, steps=100)
 

@@ -21,15 +21,29 @@ def test_the_width_rule_gives_the_issues_example_and_its_ends():
         assert widths[0] == 2352 and widths[-1] == 7 and all(a > b for a, b in zip(widths, widths[1:]))
 
 
+@pytest.mark.parametrize("decoder", ["dense", "broadcast"])
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("conv_channels", [(8,), (8, 16), (8, 16, 32)])
-def test_conv_decoder_gives_back_the_input_shape(channels, conv_channels):
-    model = Autoencoder(AutoencoderConfig(arch="conv", channels=channels, conv_channels=conv_channels, conv_hidden=16))
+def test_conv_decoder_gives_back_the_input_shape(channels, conv_channels, decoder):
+    model = Autoencoder(AutoencoderConfig(arch="conv", channels=channels, conv_channels=conv_channels, conv_hidden=16,
+                                          decoder=decoder))
     images = torch.rand(5, channels, 28, 28)
     logits, mu, logvar, latent = model(images)
     latent_dim = 10 if channels == 1 else 12  # C·S²/192 within 10..128 (vae/family/choices.py)
     assert logits.shape == images.shape and mu.shape == logvar.shape == latent.shape == (5, latent_dim)
     assert feature_sides(28, 3) == [28, 14, 7, 3]
+
+
+def test_a_broadcast_decoder_places_what_it_draws_by_comparing_the_latent_with_the_coordinates():
+    model = Autoencoder(AutoencoderConfig(model="vae", latent_dim=2, conv_channels=(4, 8), decoder="broadcast"))
+    broadcast = model.decoder.body[0]
+    assert [name for name, _ in model.named_buffers()].count("decoder.body.0.coordinates") == 1
+    assert "decoder.body.0.coordinates" not in model.state_dict()  # rebuilt from the side, not saved
+    cells = broadcast(torch.tensor([[0.5, -2.0]]))
+    assert cells.shape == (1, 4, 7, 7)  # a quarter of the side of 28×28 images
+    assert torch.equal(cells[0, 0], torch.full((7, 7), 0.5)) and torch.equal(cells[0, 1], torch.full((7, 7), -2.0))
+    assert (cells[0, 2, 0, 0], cells[0, 2, -1, 0], cells[0, 3, 0, -1]) == (-1, 1, 1)  # rows down, columns across
+    assert torch.equal(cells[0, 2], cells[0, 3].T)
 
 
 def test_an_ae_decodes_its_code_and_a_vae_its_mean_outside_training():

@@ -14,7 +14,7 @@ import argparse
 from vae.assignment.config import LossWeights, MixtureOptions, ModelConfig, TrainConfig
 from vae.cli.arguments import checked, non_negative, positive, widths
 from vae.core.report import shown
-from vae.family.config import LOSSES, AutoencoderConfig, FitConfig
+from vae.family.config import DECODERS, LOSSES, AutoencoderConfig, FitConfig
 
 SWITCH = "switch"
 UNIT_INTERVAL = checked(float, lambda value: 0 < value < 1, "in (0, 1)")
@@ -66,6 +66,8 @@ FIT_OPTIONS = {
         ("--conv-channels", widths, "conv: channels of each stride-2 layer (default: from the side, down to a map "
                                     "at most 8 wide, doubling from 32 up to side 32, from 16 above)"),
         ("--conv-hidden", positive(int), "conv: dense width before the latent"),
+        ("--decoder", DECODERS, "conv: how the decoder starts, a dense layer or the latent broadcast beside each "
+                                "cell's coordinates (default: broadcast with --loss elbo, else dense)"),
         ("--head", SWITCH, "train a classifier head on the latent mean from TRAIN's labels"),
     ]),
     "loss": ((FitConfig(),), [
@@ -91,7 +93,8 @@ FIT_OPTIONS = {
         ("--epochs", positive(int), "train exactly E epochs on all of TRAIN (default: a budget of steps, --steps)"),
         ("--steps", positive(int), "the budget of optimisation steps, in whole epochs; when that is 20 epochs or "
                                    "more, a tenth of TRAIN (at most 500 images) is held out and training may stop "
-                                   "early on it (default: 3,000, 3,000·64/S above side 64)"),
+                                   "early on it (default: 3,000, 3,000·64/S above side 64; twice that with "
+                                   "--loss elbo)"),
         ("--batch-size", positive(int), ""),
         ("--lr", positive(float), "peak learning rate of Adam, cosine decay (default 6e-3; 1e-3 with --loss elbo)"),
         ("--seed", non_negative(int), ""),

@@ -8,11 +8,14 @@ The rules, the same for every set (measured in docs/family.md; make bench: bench
     conv widths      stride-2 layers until the map is at most 8 wide, doubling up to 256 from 32 channels for
                      sides up to 32 and from 16 above, where the first layers' large maps cost the most time
     training length  a budget of optimisation steps, 3,000 up to 64×64 and 3,000·64/S above (1,500 at 128), as
-                     whole epochs. When that is 20 epochs or more, over TRAIN less a held-out slice (a tenth, at
+                     whole epochs; with --loss elbo twice that (MIG on the generated shapes: docs/family.md).
+                     When that is 20 epochs or more, over TRAIN less a held-out slice (a tenth, at
                      most 500 images): from half the epochs on, training stops once the held-out loss has not
                      fallen for a tenth of the epochs (at least 5), and keeps its best epoch's weights. Fewer
                      epochs (a large set: 11 on MNIST's 17,748 images, as before) train every image to the end
     head shift       side/14 pixels (2 at 28, as tuned on digits)
+    conv decoder     a broadcast start with --loss elbo (position then gets latent dimensions of its own, which
+                     raised MIG on the generated shapes from below 0.05: docs/family.md), else a dense one
 
 so a small set trains for as many steps as a large one (1,800 images: about 100 epochs), and a large one stops at
 its budget. An option given wins: --latent-dim, --conv-channels, --steps N (another budget); --epochs E trains
@@ -26,7 +29,7 @@ from vae.core.report import counted
 from vae.family.config import APPLIES_TO, AutoencoderConfig, FitConfig
 
 LATENT_VALUES_EACH, LATENT_RANGE = 192, (10, 128)
-STEP_BUDGET, BUDGET_SIDE = 3000, 64
+STEP_BUDGET, ELBO_STEP_BUDGET, BUDGET_SIDE = 3000, 6000, 64
 HELD_OUT_SHARE, HELD_OUT_MOST, HELD_OUT_LEAST = 0.1, 500, 20
 EPOCHS_TO_STOP = 20  # fewer passes over TRAIN overfit nothing to stop early for: every image trains
 PATIENCE_LEAST, PATIENCE_SHARE = 5, 0.1
@@ -77,7 +80,8 @@ def training_plan(count: int, side: int, fit: FitConfig) -> TrainingPlan:
     shift = fit.head_shift if fit.head_shift is not None else round(side / SHIFT_PER_SIDE)
     if fit.epochs is not None:
         return TrainingPlan(fit.epochs, 0, 0, 0, shift)
-    steps = fit.steps or round(STEP_BUDGET * min(1.0, BUDGET_SIDE / side))
+    budget = ELBO_STEP_BUDGET if fit.loss == "elbo" else STEP_BUDGET
+    steps = fit.steps or round(budget * min(1.0, BUDGET_SIDE / side))
     held_out = min(int(count * HELD_OUT_SHARE), HELD_OUT_MOST)
     epochs = max(1, round(steps / math.ceil((count - held_out) / fit.batch_size)))
     if held_out < HELD_OUT_LEAST or epochs < EPOCHS_TO_STOP:  # every image trains, for the whole budget
@@ -102,10 +106,18 @@ def chosen_network(config: AutoencoderConfig, head: bool) -> dict:
     return {"model": config.model or default_model(head), "arch": config.arch, "head": head}
 
 
-def choose_network(config: AutoencoderConfig, side: int, channels: int,
-                   head: bool = False) -> tuple[AutoencoderConfig, list[str]]:
-    """``config`` with what was not given chosen for S×S images of C channels (and a head or not), and a line for
-    each choice."""
+def decoder_for(config: AutoencoderConfig, loss: str) -> AutoencoderConfig:
+    """``config`` with a conv decoder's start chosen for ``loss`` when not given."""
+    if config.arch != "conv" or config.decoder is not None:
+        return config
+    return replace(config, decoder="broadcast" if loss == "elbo" else "dense")
+
+
+def choose_network(config: AutoencoderConfig, side: int, channels: int, head: bool = False,
+                   loss: str | None = "ssim") -> tuple[AutoencoderConfig, list[str]]:
+    """``config`` with what was not given chosen for S×S images of C channels (and a head or not) trained with
+    ``loss`` (None: the decoder left to fit, as a sweep's cells may differ in loss), and a line for each choice
+    but the long-standing dense decoder."""
     chosen, why = {}, []
     if config.model is None:
         chosen["model"] = default_model(head)
@@ -119,4 +131,8 @@ def choose_network(config: AutoencoderConfig, side: int, channels: int,
         chosen["conv_channels"] = conv_widths(side)
         widths = ",".join(map(str, chosen["conv_channels"]))
         why.append(f"conv:     {widths} (stride-2 layers from side {side} to a map at most 8 wide)")
+    if loss is not None and config.decoder is None and config.arch == "conv":
+        chosen["decoder"] = decoder_for(config, loss).decoder
+        if chosen["decoder"] == "broadcast":
+            why.append("decoder:  broadcast (with --loss elbo: the latent beside each cell's coordinates)")
     return replace(config, **chosen), why

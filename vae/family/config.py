@@ -12,6 +12,7 @@ from vae.core.report import shown
 ANOMALY_SCORES = ("combined", "mse", "ssim", "neighbours", "texture")
 LOSSES = ("ssim", "elbo")  # fit's objectives (vae/family/fitting.py), the default first
 SSIM_LR, ELBO_LR = 6e-3, 1e-3  # each loss's learning rate when --lr is not given (FitConfig.lr)
+DECODERS = ("dense", "broadcast")  # how the conv decoder starts (vae/family/models/conv.py)
 SAMPLERS = ("prior", "mixture")  # where generate draws latent points from (vae/family/sampling.py)
 REFERENCE_EPOCHS = 10  # the reference network's training (vae/family/reference.py)
 
@@ -24,6 +25,7 @@ APPLIES_TO = {
     "layers": ("arch", "mlp"),
     "conv_channels": ("arch", "conv"),
     "conv_hidden": ("arch", "conv"),
+    "decoder": ("arch", "conv"),
     "head_weight": ("head", True),
     "head_shift": ("head", True),
 }
@@ -80,6 +82,9 @@ class AutoencoderConfig:
     layers: int = 3  # mlp: layers from the input down to the latent
     conv_channels: tuple[int, ...] = ()  # conv: channels of each stride-2 convolution; (): from the side (choices.py)
     conv_hidden: int = 256  # conv: a dense layer between the last feature map and the latent
+    # conv: "dense" or "broadcast", how the decoder starts (vae/family/models/conv.py); None: broadcast with
+    # --loss elbo, where it gave position latent dimensions of their own, else dense (vae/family/choices.py)
+    decoder: str | None = None
     sparse: bool = False  # ae: the code is a sigmoid, for the sparsity penalty (--sparsity)
     head_classes: tuple[int, ...] = ()  # the classifier head's labels, in its output order; () for none
     class_names: tuple[str, ...] = ()  # a folder's class names, which the labels index; () for numbered labels
@@ -88,10 +93,12 @@ class AutoencoderConfig:
     def __post_init__(self):
         check_ranges(self, {"latent_dim": POSITIVE, "layers": POSITIVE, "conv_channels": POSITIVE,
                             "conv_hidden": POSITIVE})
+        if self.decoder not in (None, *DECODERS):
+            raise InputError(f"--decoder {self.decoder}: must be one of {', '.join(DECODERS)}")
 
 
 # What a file written before a field existed means by its absence (vae.core.checkpoint.config_from_dict).
-OLDER_MODELS = {"image_size": IMAGE_SIDE, "class_names": ()}
+OLDER_MODELS = {"image_size": IMAGE_SIDE, "class_names": (), "decoder": None}
 
 
 @dataclass

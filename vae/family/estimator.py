@@ -47,7 +47,7 @@ def library_errors():
         raise ValueError(str(error)) from None
 
 
-NETWORK = ("model", "arch", "latent_dim", "layers", "conv_channels", "conv_hidden")  # AutoencoderConfig's
+NETWORK = ("model", "arch", "latent_dim", "layers", "conv_channels", "conv_hidden", "decoder")  # AutoencoderConfig's
 TRAINING = tuple(field.name for field in fields(FitConfig))
 
 
@@ -58,11 +58,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     head ``classes_``."""
 
     def __init__(self, model=None, arch="conv", latent_dim=None, layers=3, conv_channels=(), conv_hidden=256,
-                 beta=1.0, sparsity=0.0, sparsity_target=0.05, noise=0.0, head=False, head_weight=300.0,
+                 decoder=None, beta=1.0, sparsity=0.0, sparsity_target=0.05, noise=0.0, head=False, head_weight=300.0,
                  head_shift=None, loss="ssim", ssim_weight=1000.0, epochs=None, steps=None, batch_size=64, lr=None,
                  anomaly_quantile=0.95, sampler_components=10, seed=0, device="auto", precision="fp32"):
         self.model, self.arch, self.latent_dim, self.layers = model, arch, latent_dim, layers
-        self.conv_channels, self.conv_hidden = conv_channels, conv_hidden
+        self.conv_channels, self.conv_hidden, self.decoder = conv_channels, conv_hidden, decoder
         self.beta, self.sparsity, self.sparsity_target, self.noise = beta, sparsity, sparsity_target, noise
         self.head, self.head_weight, self.head_shift, self.ssim_weight = head, head_weight, head_shift, ssim_weight
         self.loss = loss

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from vae.core.data import ImageSet, release_pages, scaled_batch, to_unit_float
 from vae.core.report import counted, is_writer
 from vae.family.anomaly_scores import anomaly_record
-from vae.family.choices import TrainingPlan, choose_network, training_plan
+from vae.family.choices import TrainingPlan, choose_network, decoder_for, training_plan
 from vae.family.config import AutoencoderConfig, FitConfig
 from vae.family.inference import encode_set
 from vae.family.models import Autoencoder
@@ -59,12 +59,12 @@ class BatchReader:
         return torch.from_numpy(batch).to(self.device)
 
 
-def shaped_for(config: AutoencoderConfig, train_set: ImageSet, head: bool,
-               sparse: bool) -> tuple[AutoencoderConfig, list[str]]:
-    """The network's settings fitted to TRAIN: its channels, side and stored shape, the sizes chosen for them
-    (vae/family/choices.py), the head's classes and their names (a folder's class folders), a sigmoid code for a
-    sparse AE; and a line saying why for each size chosen."""
-    config, why = choose_network(config, train_set.side, train_set.channels, head)
+def shaped_for(config: AutoencoderConfig, train_set: ImageSet, head: bool, sparse: bool,
+               loss: str | None) -> tuple[AutoencoderConfig, list[str]]:
+    """The network's settings fitted to TRAIN: its channels, side and stored shape, the sizes chosen for them and
+    the decoder for ``loss`` (vae/family/choices.py), the head's classes and their names (a folder's class folders),
+    a sigmoid code for a sparse AE; and a line saying why for each choice."""
+    config, why = choose_network(config, train_set.side, train_set.channels, head, loss)
     return replace(
         config, channels=train_set.channels, image_size=train_set.side, sample_shape=train_set.stored_shape[1:],
         sparse=sparse, head_classes=tuple(int(label) for label in train_set.classes()) if head else (),
@@ -101,7 +101,7 @@ def fit_autoencoder(images: np.ndarray | ImageSet, config: AutoencoderConfig, fi
     ``labels`` (N,) are head class indices (with a head). How long: vae/family/choices.py's plan."""
     device = start_run(fit.seed, fit.device)
     mapped = isinstance(images, ImageSet)
-    model = Autoencoder(config).to(device)
+    model = Autoencoder(decoder_for(config, fit.loss)).to(device)
     config = model.config  # with what was not given chosen (vae/family/choices.py)
     if config.arch == "conv":  # oneDNN's convolutions run 7% faster per epoch on channels-last weights (docs/family.md)
         model = model.to(memory_format=torch.channels_last)
@@ -181,7 +181,7 @@ def fit_set(train_set: ImageSet, config: AutoencoderConfig, fit_config: FitConfi
     check_components(fit_config.sampler_components, len(train_set), train_set.path)
     if head:
         train_set.check_classes("the classifier head")
-    config, why = shaped_for(config, train_set, head, sparse=bool(fit_config.sparsity))
+    config, why = shaped_for(config, train_set, head, bool(fit_config.sparsity), fit_config.loss)
     resolve_device(fit_config.device)
     # A memory-mapped set (.npy) is read a batch at a time; any other is converted once, in memory.
     images = train_set if train_set.mapped() else train_set.images().reshape(-1, *train_set.tensor_shape())
@@ -220,8 +220,10 @@ def loss_terms(model: Autoencoder, fit: FitConfig, clean, logits, mu, logvar, la
     """The terms of the module docstring's loss for one batch, each a scalar tensor; "loss" is their sum. The KL
     term weighs ``kl_weight`` (the ELBO's warm-up), by default β."""
     terms = {"pixel": pixel_loss(clean, logits)}
-    terms["ssim"] = image_similarity(clean, logits).mean()
-    terms["loss"] = terms["pixel"] + (fit.ssim_weight * (1 - terms["ssim"]) if fit.loss == "ssim" else 0)
+    terms["loss"] = terms["pixel"]
+    if fit.loss == "ssim":  # the ELBO's fits skip it: computed there only to be printed, it cost forward work
+        terms["ssim"] = image_similarity(clean, logits).mean()
+        terms["loss"] = terms["loss"] + fit.ssim_weight * (1 - terms["ssim"])
     if model.variational and fit.beta:
         terms["kl"] = kl_divergence(mu, logvar, latent, None)
         terms["loss"] = terms["loss"] + (fit.beta if kl_weight is None else kl_weight) * terms["kl"]

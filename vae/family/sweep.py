@@ -159,7 +159,8 @@ def sweep(train_path: str, grid: dict[str, list], config: AutoencoderConfig, fit
         raise InputError(f"{train_path}: {len(train_set)} images are too few for {folds} folds")
     if head:
         train_set.check_classes("a head", each=folds)
-    config, _ = shaped_for(config, train_set, head, sparse=False)  # each cell's own --sparsity decides (cell_configs)
+    # each cell's own --sparsity and loss decide its code and decoder (cell_configs, fit_autoencoder)
+    config, _ = shaped_for(config, train_set, head, sparse=False, loss=None)
     todo = cells(grid, config, fit)
     for cell in todo:  # a cell's settings that cannot go together (--epochs with steps=...) stop it before any work
         cell_configs(cell, config, fit)

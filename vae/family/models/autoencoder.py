@@ -37,7 +37,8 @@ class Autoencoder(LatentModel):
             self.decoder = MLPDecoder(input_dim, config.latent_dim, config.layers, (config.channels, side, side))
         else:
             self.encoder = ConvEncoder(config.channels, side, conv_channels, config.conv_hidden, out)
-            self.decoder = ConvDecoder(config.channels, side, conv_channels, config.conv_hidden, config.latent_dim)
+            self.decoder = ConvDecoder(config.channels, side, conv_channels, config.conv_hidden, config.latent_dim,
+                                       config.decoder)
         self.head = ClassifierHead(config.latent_dim, config.head_hidden,
                                    len(config.head_classes)) if config.head_classes else None
 
