@@ -67,7 +67,8 @@ $(VENV)/.installed-bench: $(VENV)/.installed bench/requirements.txt
 # (about 6 minutes),
 # fit on 1 and 2 torchrun processes (under a minute), the two reconstruction searches (about 3 minutes)
 # peak memory reading .npz against memory-mapped .npy, up to 1 M images (about 5 minutes), folders of PNG
-# files, generation, and real photographs at 64 and 128 px against plain baselines (about an hour).
+# files, generation, and real photographs at 64 and 128 px against plain baselines (about an hour), and a β
+# sweep (β 1, 2, 4, 8) on generated shapes with MIG and NLL columns (about 30 minutes).
 bench: install $(VENV)/.installed-bench
 	$(PY) -m bench.assignment
 	$(PY) -m bench.family
@@ -79,6 +80,7 @@ bench: install $(VENV)/.installed-bench
 	$(PY) -m bench.folders
 	$(PY) -m bench.generation
 	$(PY) -m bench.photos
+	$(PY) -m bench.beta
 
 ablation: install
 	$(PY) -m bench.ablation --seeds 0
