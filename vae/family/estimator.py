@@ -58,9 +58,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     head ``classes_``."""
 
     def __init__(self, model=None, arch="conv", latent_dim=None, layers=3, conv_channels=(), conv_hidden=256,
-                 decoder=None, beta=1.0, sparsity=0.0, sparsity_target=0.05, noise=0.0, head=False, head_weight=300.0,
+                 beta=1.0, sparsity=0.0, sparsity_target=0.05, noise=0.0, head=False, head_weight=300.0,
                  head_shift=None, loss="ssim", ssim_weight=1000.0, epochs=None, steps=None, batch_size=64, lr=None,
-                 anomaly_quantile=0.95, sampler_components=10, seed=0, device="auto", precision="fp32"):
+                 anomaly_quantile=0.95, sampler_components=10, seed=0, device="auto", precision="fp32", decoder=None):
         self.model, self.arch, self.latent_dim, self.layers = model, arch, latent_dim, layers
         self.conv_channels, self.conv_hidden, self.decoder = conv_channels, conv_hidden, decoder
         self.beta, self.sparsity, self.sparsity_target, self.noise = beta, sparsity, sparsity_target, noise

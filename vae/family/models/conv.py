@@ -11,9 +11,9 @@ The decoder starts in one of two ways (``AutoencoderConfig.decoder``):
 
     dense       latent -> dense -> dense -> the last feature map, then every transposed convolution
     broadcast   the latent copied to every cell of a map a quarter of the side wide (two stride-2 levels below
-                the output: 7×7 at 28, 16×16 at 64), beside two channels holding each cell's (row, column) in
-                [-1, 1], then two 3×3 convolutions, then the last two transposed convolutions (a spatial broadcast
-                decoder, Watters et al. 2019, started at a coarser map than the image)
+                the output: 7×7 at 28, 16×16 at 64; half the side with one level), beside two channels holding
+                each cell's (row, column) in [-1, 1], then two 3×3 convolutions, then the last two transposed
+                convolutions (a spatial broadcast decoder, Watters et al. 2019, started at a coarser map)
 
 A dense start must learn where things are from scratch; a broadcast one can place a shape by comparing a latent
 value with a coordinate, which is what lets a β-VAE give position a latent dimension of its own (docs/family.md).
