@@ -131,8 +131,9 @@ def choose_network(config: AutoencoderConfig, side: int, channels: int, head: bo
         chosen["conv_channels"] = conv_widths(side)
         widths = ",".join(map(str, chosen["conv_channels"]))
         why.append(f"conv:     {widths} (stride-2 layers from side {side} to a map at most 8 wide)")
-    if loss is not None and config.decoder is None and config.arch == "conv":
-        chosen["decoder"] = decoder_for(config, loss).decoder
-        if chosen["decoder"] == "broadcast":
+    decoder = config.decoder if loss is None else decoder_for(config, loss).decoder
+    if decoder != config.decoder:
+        chosen["decoder"] = decoder
+        if decoder == "broadcast":
             why.append("decoder:  broadcast (with --loss elbo: the latent beside each cell's coordinates)")
     return replace(config, **chosen), why
